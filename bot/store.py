@@ -1,0 +1,309 @@
+"""The SQLite task store: schema migrations, guarded state transitions, the poller's due-task query.
+
+Every state change is one `UPDATE ... WHERE id=? AND state IN (...)` that reports whether it won, so two
+workers (or a replay after a crash) can never both act on one task. See DESIGN.md for the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    SUBMITTING = "submitting"  # row written, create call under way (crash here → lost)
+    QUEUED = "queued"  # provider accepted it; polling
+    PROCESSING = "processing"
+    COMPLETED = "completed"  # provider finished; video link stored, download pending
+    DOWNLOADED = "downloaded"  # file on disk, delivery pending
+    FAILED = "failed"  # provider failed it; the reason is to be posted
+    EXPIRED = "expired"  # we gave up waiting; to be posted
+    LOST = "lost"  # crashed between create and storing the id; the member is to be told
+    REJECTED = "rejected"  # provider refused the create call; the member was told at once; terminal
+    DELIVERED = "delivered"  # the outcome is posted (see `outcome`); terminal
+
+
+#: States in which the provider is (or may be) working on the video: they count against a member's limit.
+IN_FLIGHT = (State.SUBMITTING, State.QUEUED, State.PROCESSING, State.COMPLETED)
+#: States the poller asks the provider about.
+POLLING = (State.QUEUED, State.PROCESSING)
+#: States whose outcome still has to be posted in Discord.
+TO_DELIVER = (State.DOWNLOADED, State.FAILED, State.EXPIRED, State.LOST)
+#: States that will never change again.
+TERMINAL = (State.REJECTED, State.DELIVERED)
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """What a command hands the store: the member's validated request and where it came from."""
+
+    source: str
+    guild_id: int | None
+    channel_id: int
+    requester_id: int
+    model: str
+    prompt: str
+    duration: int | None
+    aspect_ratio: str
+    resolution: str
+    image_urls: tuple[str, ...]
+    billed_seconds: int
+    origin_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int
+    api_id: str | None
+    state: State
+    outcome: str | None
+    source: str
+    guild_id: int | None
+    channel_id: int
+    requester_id: int
+    origin_message_id: int | None
+    status_message_id: int | None
+    model: str
+    prompt: str
+    duration: int | None
+    aspect_ratio: str
+    resolution: str
+    image_urls: tuple[str, ...]
+    billed_seconds: int
+    provider_status: str | None
+    video_url: str | None
+    video_path: str | None
+    video_bytes: int | None
+    actual_duration: float | None
+    failure_reason: str | None
+    last_error: str | None
+    poll_attempts: int
+    error_streak: int
+    delivery_attempts: int
+    delivery_started_at: float | None
+    delivered_message_id: int | None
+    delivered_channel_id: int | None
+    notify_requester: bool
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    finished_at: float | None
+    delivered_at: float | None
+    next_poll_at: float | None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Task:
+        values = {name: row[name] for name in _TASK_COLUMNS}
+        values["state"] = State(values["state"])
+        values["image_urls"] = tuple(json.loads(values["image_urls"]))
+        values["notify_requester"] = bool(values["notify_requester"])
+        return cls(**values)
+
+
+_TASK_COLUMNS = tuple(f.name for f in fields(Task))
+_UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at"}
+_MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
+
+
+class StaleTransition(Exception):
+    """Internal: raised by `TaskStore.require` when another worker changed the task first."""
+
+
+class TaskStore:
+    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    @classmethod
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> TaskStore:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; each guarded UPDATE is its own atomic statement, and the
+        # few multi-statement writes open their own BEGIN IMMEDIATE.
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash intact; only an OS crash could lose the last commit.
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await _migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, clock)
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        return self._db
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # ---- small facts ---------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM bot_meta WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._db.execute(
+            "INSERT INTO bot_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ---- tasks -------------------------------------------------------------------------------------
+
+    async def create_task(self, new: NewTask) -> Task:
+        now = self._clock()
+        cursor = await self._db.execute(
+            """INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
+                   model, prompt, duration, aspect_ratio, resolution, image_urls, billed_seconds,
+                   created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                State.SUBMITTING, new.source, new.guild_id, new.channel_id, new.requester_id,
+                new.origin_message_id, new.model, new.prompt, new.duration, new.aspect_ratio,
+                new.resolution, json.dumps(list(new.image_urls)), new.billed_seconds, now, now,
+            ),
+        )  # fmt: skip
+        task_id = cursor.lastrowid
+        assert task_id is not None
+        task = await self.get(task_id)
+        assert task is not None
+        return task
+
+    async def get(self, task_id: int) -> Task | None:
+        async with self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cursor:
+            row = await cursor.fetchone()
+        return Task.from_row(row) if row else None
+
+    async def transition(
+        self, task_id: int, expected: State | Iterable[State], new_state: State | None = None, **changes: Any
+    ) -> bool:
+        """Move a task out of one of the `expected` states (into `new_state`, if given) and set `changes`.
+
+        Returns whether this call won: False when the task is no longer in an expected state (another
+        worker, or an earlier life of this process, already moved it).
+        """
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        expected_states = [expected] if isinstance(expected, State) else list(expected)
+        assignments = dict(changes)
+        if new_state is not None:
+            assignments["state"] = new_state
+        assignments["updated_at"] = self._clock()
+        for key in ("image_urls",):
+            if key in assignments:
+                assignments[key] = json.dumps(list(assignments[key]))
+        sets = ", ".join(f"{column} = ?" for column in assignments)
+        marks = ", ".join("?" for _ in expected_states)
+        cursor = await self._db.execute(
+            f"UPDATE tasks SET {sets} WHERE id = ? AND state IN ({marks})",
+            (*assignments.values(), task_id, *expected_states),
+        )
+        won = cursor.rowcount == 1
+        if not won:
+            log.debug("task %s: transition from %s lost the race", task_id, expected_states)
+        return won
+
+    async def require(
+        self, task_id: int, expected: State | Iterable[State], new_state: State | None = None, **changes: Any
+    ) -> None:
+        """`transition`, raising StaleTransition when the task moved on (for code that must stop then)."""
+        if not await self.transition(task_id, expected, new_state, **changes):
+            raise StaleTransition(task_id)
+
+    async def set_status_message(self, task_id: int, message_id: int) -> None:
+        """Not a state change: the status message may be posted after the poller already moved the task."""
+        await self._db.execute(
+            "UPDATE tasks SET status_message_id = ?, updated_at = ? WHERE id = ?",
+            (message_id, self._clock(), task_id),
+        )
+
+    async def due_tasks(self, limit: int, now: float | None = None) -> list[Task]:
+        """Tasks the poller should act on now, most overdue first (uses the partial index on next_poll_at)."""
+        moment = self._clock() if now is None else now
+        async with self._db.execute(
+            "SELECT * FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+            "ORDER BY next_poll_at LIMIT ?",
+            (moment, limit),
+        ) as cursor:
+            return [Task.from_row(row) for row in await cursor.fetchall()]
+
+    async def next_due_at(self) -> float | None:
+        async with self._db.execute(
+            "SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+
+    async def in_state(self, states: Sequence[State]) -> list[Task]:
+        marks = ", ".join("?" for _ in states)
+        async with self._db.execute(
+            f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY id", tuple(states)
+        ) as cursor:
+            return [Task.from_row(row) for row in await cursor.fetchall()]
+
+    async def tasks_for_member(self, requester_id: int, guild_id: int | None, limit: int = 10) -> list[Task]:
+        async with self._db.execute(
+            "SELECT * FROM tasks WHERE requester_id = ? AND guild_id IS ? ORDER BY id DESC LIMIT ?",
+            (requester_id, guild_id, limit),
+        ) as cursor:
+            return [Task.from_row(row) for row in await cursor.fetchall()]
+
+    async def generation_ratios(self, model: str, limit: int = 20) -> list[float]:
+        """Recent seconds-to-completion per billed video-second for a model: the data behind the ETA."""
+        async with self._db.execute(
+            "SELECT (finished_at - submitted_at) / billed_seconds FROM tasks "
+            "WHERE model = ? AND video_url IS NOT NULL AND finished_at IS NOT NULL "
+            "AND submitted_at IS NOT NULL AND billed_seconds > 0 ORDER BY id DESC LIMIT ?",
+            (model, limit),
+        ) as cursor:
+            return [float(row[0]) for row in await cursor.fetchall()]
+
+    async def pending_notices(self, requester_id: int) -> list[Task]:
+        """Tasks whose outcome could not be posted anywhere: told on the member's next command."""
+        async with self._db.execute(
+            "SELECT * FROM tasks WHERE requester_id = ? AND notify_requester = 1 ORDER BY id",
+            (requester_id,),
+        ) as cursor:
+            return [Task.from_row(row) for row in await cursor.fetchall()]
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Apply `migrations/V<n>__*.sql` newer than `PRAGMA user_version`, each in its own transaction."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    scripts: list[tuple[int, str]] = []
+    for entry in resources.files("bot").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            scripts.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    for version, sql in sorted(scripts):
+        if version <= current:
+            continue
+        log.info("migrating the database to version %d", version)
+        try:
+            await db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        except BaseException:
+            if db.in_transaction:
+                await db.rollback()
+            raise

@@ -1,0 +1,498 @@
+"""A loopback stand-in for the Grok video provider, following /work/shared/api/ to the letter.
+
+Mounted under ``/kyyReactApiServer`` like the real service, so ``base_url`` carries a path. Bodies are the
+documented examples: create answers ``{"id", "object", "created", "model", "status": "queued", "error": null}``;
+result answers the documented queued/processing, completed (with ``video_url`` and ``actualDuration``) and
+failed shapes. The finished video is served by this same server under ``/cdn/<id>.mp4``, outside the API
+prefix and without authentication, like the provider's temporary third-party link.
+
+What the provider leaves undocumented is chosen here and kept in one place: error bodies are OpenAI-style
+(``{"error": {"message", "type", "code"}}``), a bad key is 401, an invalid create is 400, an unknown task id
+is 404, an expired video link is 403. ``fail_next`` can impose any other status/body/header instead.
+
+Time comes from ``clock`` (``time.monotonic`` unless a test passes its own), so tasks can follow a script
+(``processing_after``/``complete_after``) or be driven by hand with ``complete()``/``fail()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+PREFIX = "/kyyReactApiServer"
+AUTH_OK = "<valid bearer key>"  # what RecordedRequest.headers shows instead of a correct Authorization
+AUTH_WRONG = "<wrong credentials>"  # ... instead of a present but incorrect one (absent stays absent)
+
+Endpoint = Literal["create", "result", "download"]
+TaskStatus = Literal["queued", "processing", "completed", "failed"]
+
+
+def _fake_mp4() -> bytes:
+    brands = b"isom" + (512).to_bytes(4, "big") + b"isomiso2avc1mp41"
+    ftyp = (8 + len(brands)).to_bytes(4, "big") + b"ftyp" + brands
+    payload = bytes((i * 7 + 3) % 256 for i in range(4096))
+    mdat = (8 + len(payload)).to_bytes(4, "big") + b"mdat" + payload
+    return ftyp + mdat
+
+
+FAKE_MP4: bytes = _fake_mp4()  # deterministic: tests compare downloads against it byte for byte
+
+
+@dataclass(frozen=True)
+class _ModelRules:
+    durations: frozenset[int] | None  # None: duration must not be sent
+    aspect_ratios: frozenset[str]
+    resolutions: frozenset[str]
+    max_images: int | None  # None: supported, no count documented
+    public_urls_only: bool
+
+
+MODELS: Mapping[str, _ModelRules] = {
+    "grok_video3": _ModelRules(
+        frozenset(range(6, 31)),
+        frozenset({"16:9", "9:16", "1:1", "3:2", "2:3"}),
+        frozenset({"480p", "720p"}),
+        7,
+        False,
+    ),
+    "grok_video3_pro": _ModelRules(None, frozenset({"16:9"}), frozenset({"720p"}), None, False),
+    "grok_video3_max": _ModelRules(
+        frozenset({6, 10, 12, 16, 20, 30}),
+        frozenset({"16:9", "9:16", "1:1"}),
+        frozenset({"480p", "720p"}),
+        5,
+        True,
+    ),
+    "grok_video3_stable": _ModelRules(
+        frozenset({6, 10}),
+        frozenset({"16:9", "9:16", "3:2", "2:3", "1:1"}),
+        frozenset({"480p", "720p"}),
+        7,
+        True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    endpoint: Endpoint | Literal["other"]
+    method: str
+    path: str  # without PREFIX, e.g. "/v1/grok/videos", "/v1/result/video_grok_1000000001", "/cdn/x.mp4"
+    headers: Mapping[str, str]  # case-insensitive; Authorization is AUTH_OK or AUTH_WRONG, never the key
+    json: Any  # the parsed body, or None (no body or not JSON; see text)
+    text: str | None  # the raw body when there was one
+    time: float  # the fake's clock
+    task_id: str | None = None
+    query: str = ""  # the raw query string, exactly as sent
+
+
+@dataclass
+class TaskScript:
+    processing_after: float = 0.0  # seconds after create until "processing"
+    complete_after: float | None = 0.0  # ... until "completed" (or "failed" with fail_reason); None: by hand
+    fail_reason: str | None = None
+    video: bytes | None = None  # served at the link; default FAKE_MP4
+    actual_duration: float | None = None  # default: the requested duration, else 10
+    link_ttl: float | None = None  # the link answers 403 this many seconds after completion
+    serve_chunked: bool = False  # stream the video without Content-Length
+
+
+@dataclass
+class FakeTask:
+    id: str
+    model: str
+    created: int  # unix seconds, as reported
+    created_at: float  # the fake's clock
+    body: dict[str, Any]
+    script: TaskScript
+    clock: Callable[[], float] = field(repr=False)
+    forced_status: TaskStatus | None = None
+    forced_at: float | None = None
+    forced_video: bytes | None = None
+    forced_reason: str | None = None
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.status_at(self.clock())
+
+    def status_at(self, now: float) -> TaskStatus:
+        if self.forced_status is not None:
+            return self.forced_status
+        elapsed = now - self.created_at
+        if self.script.complete_after is not None and elapsed >= self.script.complete_after:
+            return "failed" if self.script.fail_reason is not None else "completed"
+        return "processing" if elapsed >= self.script.processing_after else "queued"
+
+    @property
+    def completed_at(self) -> float | None:
+        if self.forced_status in ("completed", "failed"):
+            return self.forced_at
+        if self.forced_status is None and self.script.complete_after is not None:
+            return self.created_at + self.script.complete_after
+        return None
+
+    @property
+    def video(self) -> bytes:
+        return self.forced_video or self.script.video or FAKE_MP4
+
+    @property
+    def error(self) -> str | None:
+        return self.forced_reason if self.forced_status == "failed" else self.script.fail_reason
+
+    @property
+    def actual_duration(self) -> float:
+        if self.script.actual_duration is not None:
+            return self.script.actual_duration
+        duration = self.body.get("duration")
+        return float(duration) if isinstance(duration, int) and not isinstance(duration, bool) else 10.0
+
+
+@dataclass
+class _Intercept:
+    status: int | None  # None: answer normally, only late
+    body: str | dict[str, Any] | None
+    headers: dict[str, str]
+    delay: float
+    remaining: int
+
+
+def _error_body(message: str, type_: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "code": code}}
+
+
+def _json_number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+class FakeGrokAPI:
+    def __init__(
+        self, api_key: str = "test-grok-key", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.api_key = api_key
+        self.clock = clock
+        self.base_url = ""
+        self.origin = ""
+        self.requests: list[RecordedRequest] = []
+        self.creates: list[dict[str, Any]] = []
+        self.tasks: dict[str, FakeTask] = {}
+        self.default_script = TaskScript()
+        self._scripts: deque[TaskScript] = deque()
+        self._intercepts: dict[str, deque[_Intercept]] = {
+            "create": deque(),
+            "result": deque(),
+            "download": deque(),
+        }
+        self._counter = 0
+        self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post(PREFIX + "/v1/grok/videos", self._create)
+        app.router.add_get(PREFIX + "/v1/result/{task_id}", self._result)
+        app.router.add_get("/cdn/{name}", self._download)
+        app.router.add_route("*", "/{tail:.*}", self._other)
+        # handler_cancellation: a client that gave up on a slow answer cancels the sleeping handler
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._changed = asyncio.Condition()
+        self.origin = f"http://127.0.0.1:{site.port}"
+        self.base_url = self.origin + PREFIX
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeGrokAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------------------------------ control
+
+    def script_next(self, *scripts: TaskScript) -> None:
+        """Scripts for the next successful creates, in order; later ones use ``default_script``."""
+        self._scripts.extend(scripts)
+
+    def fail_next(
+        self,
+        endpoint: Endpoint,
+        *,
+        status: int = 500,
+        body: str | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> None:
+        """The next ``times`` calls to ``endpoint`` answer ``status`` with ``body`` (a str is sent verbatim
+        as application/json unless ``headers`` set a Content-Type; None: an OpenAI-style error body)."""
+        self._intercepts[endpoint].append(_Intercept(status, body, dict(headers or {}), delay, times))
+
+    def slow_next(self, endpoint: Endpoint, delay: float, times: int = 1) -> None:
+        """The next ``times`` calls to ``endpoint`` answer normally, but only after ``delay`` seconds."""
+        self._intercepts[endpoint].append(_Intercept(None, None, {}, delay, times))
+
+    def complete(self, task_id: str, video: bytes | None = None) -> None:
+        task = self.tasks[task_id]
+        task.forced_status, task.forced_at, task.forced_video = "completed", self.clock(), video
+
+    def fail(self, task_id: str, reason: str) -> None:
+        task = self.tasks[task_id]
+        task.forced_status, task.forced_at, task.forced_reason = "failed", self.clock(), reason
+
+    def set_processing(self, task_id: str) -> None:
+        task = self.tasks[task_id]
+        task.forced_status, task.forced_at = "processing", None
+
+    def video_url(self, task_id: str) -> str:
+        return f"{self.origin}/cdn/{task_id}.mp4"
+
+    # ------------------------------------------------------------------------------------------ inspection
+
+    def result_calls(self, task_id: str | None = None) -> list[RecordedRequest]:
+        return [
+            r for r in self.requests if r.endpoint == "result" and (task_id is None or r.task_id == task_id)
+        ]
+
+    async def wait_for_requests(
+        self,
+        predicate: Callable[[RecordedRequest], bool] = lambda r: True,
+        *,
+        count: int = 1,
+        since: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109  # a test helper: the limit is the point
+    ) -> list[RecordedRequest]:
+        """Wait until ``count`` recorded requests from index ``since`` on satisfy ``predicate``."""
+        assert self._changed is not None, "start() the fake first"
+
+        def matching() -> list[RecordedRequest]:
+            return [r for r in self.requests[since:] if predicate(r)]
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(lambda: len(matching()) >= count)
+        except TimeoutError:
+            seen = [f"{r.method} {r.path}" for r in self.requests[since:]]
+            raise TimeoutError(
+                f"saw {len(matching())} of {count} matching requests in {timeout}s; all requests: {seen}"
+            ) from None
+        return matching()
+
+    # ------------------------------------------------------------------------------------------ handlers
+
+    async def _record(
+        self, request: web.Request, endpoint: Endpoint | Literal["other"], task_id: str | None = None
+    ) -> RecordedRequest:
+        raw = await request.text() if request.can_read_body else None
+        parsed: Any = None
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+        headers: CIMultiDict[str] = CIMultiDict(request.headers)
+        if "Authorization" in headers:
+            headers["Authorization"] = AUTH_OK if self._authorised(request) else AUTH_WRONG
+        path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX + "/") else request.path
+        recorded = RecordedRequest(
+            endpoint,
+            request.method,
+            path,
+            CIMultiDictProxy(headers),
+            parsed,
+            raw,
+            self.clock(),
+            task_id,
+            request.rel_url.raw_query_string,
+        )
+        self.requests.append(recorded)
+        if endpoint == "create":
+            self.creates.append(parsed if isinstance(parsed, dict) else {"<unparsed>": raw})
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+        return recorded
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
+
+    async def _intercepted(self, endpoint: Endpoint) -> web.Response | None:
+        queue = self._intercepts[endpoint]
+        if not queue:
+            return None
+        intercept = queue[0]
+        intercept.remaining -= 1
+        if intercept.remaining <= 0:
+            queue.popleft()
+        if intercept.delay > 0:
+            await asyncio.sleep(intercept.delay)
+        if intercept.status is None:
+            return None
+        headers = dict(intercept.headers)
+        body = intercept.body
+        if body is None:
+            try:
+                phrase = http.HTTPStatus(intercept.status).phrase
+            except ValueError:
+                phrase = "Error"
+            body = _error_body(phrase, "upstream_error", str(intercept.status))
+        text = body if isinstance(body, str) else json.dumps(body)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        return web.Response(status=intercept.status, body=text.encode(), headers=headers)
+
+    def _unauthorised(self) -> web.Response:
+        return web.json_response(
+            _error_body("Invalid API key provided.", "authentication_error", "invalid_api_key"), status=401
+        )
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request, "create")
+        if (answer := await self._intercepted("create")) is not None:
+            return answer
+        if not self._authorised(request):
+            return self._unauthorised()
+        body = recorded.json
+        problem = "Request body must be a JSON object." if not isinstance(body, dict) else _invalid(body)
+        if problem is not None or not isinstance(body, dict):
+            return web.json_response(
+                _error_body(problem or "Invalid request.", "invalid_request_error", "invalid_parameter"),
+                status=400,
+            )
+        self._counter += 1
+        task = FakeTask(
+            id=f"video_grok_{1_000_000_000 + self._counter}",
+            model=body["model"],
+            created=int(time.time()),
+            created_at=self.clock(),
+            body=body,
+            script=self._scripts.popleft() if self._scripts else dataclasses.replace(self.default_script),
+            clock=self.clock,
+        )
+        self.tasks[task.id] = task
+        return web.json_response(
+            {
+                "id": task.id,
+                "object": "video",
+                "created": task.created,
+                "model": task.model,
+                "status": "queued",
+                "error": None,
+            }
+        )
+
+    async def _result(self, request: web.Request) -> web.StreamResponse:
+        task_id = request.match_info["task_id"]
+        await self._record(request, "result", task_id)
+        if (answer := await self._intercepted("result")) is not None:
+            return answer
+        if not self._authorised(request):
+            return self._unauthorised()
+        task = self.tasks.get(task_id)
+        if task is None:
+            return web.json_response(
+                _error_body("Task not found.", "invalid_request_error", "task_not_found"), status=404
+            )
+        status = task.status
+        answer_body: dict[str, Any] = {
+            "id": task.id,
+            "object": "video",
+            "created": task.created,
+            "model": task.model,
+            "status": status,
+            "video_url": None,
+        }
+        if status == "completed":
+            answer_body["video_url"] = self.video_url(task.id)
+            answer_body["actualDuration"] = _json_number(task.actual_duration)
+        answer_body["error"] = task.error if status == "failed" else None
+        return web.json_response(answer_body)
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        task_id = name.removesuffix(".mp4")
+        await self._record(request, "download", task_id)
+        if (answer := await self._intercepted("download")) is not None:
+            return answer
+        task = self.tasks.get(task_id)
+        now = self.clock()
+        if task is None or not name.endswith(".mp4") or task.status_at(now) != "completed":
+            return web.Response(status=404, text="Not Found")
+        done = task.completed_at
+        if task.script.link_ttl is not None and done is not None and now - done >= task.script.link_ttl:
+            return web.Response(
+                status=403,
+                text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                content_type="application/xml",
+            )
+        video = task.video
+        if not task.script.serve_chunked:
+            return web.Response(body=video, content_type="video/mp4")
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(video), 16 * 1024):
+            await response.write(video[start : start + 16 * 1024])
+        await response.write_eof()
+        return response
+
+    async def _other(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request, "other")
+        return web.json_response(_error_body("Not found.", "invalid_request_error", "not_found"), status=404)
+
+
+_DATA_URL = re.compile(r"^\s*data:", re.IGNORECASE)
+
+
+def _invalid(body: dict[str, Any]) -> str | None:
+    """The provider's refusal for an invalid create body, or None."""
+    model = body.get("model")
+    if not isinstance(model, str) or model not in MODELS:
+        return f"Invalid model {model!r}. Supported models: {', '.join(MODELS)}."
+    rules = MODELS[model]
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "prompt is required."
+    if "duration" in body:
+        duration = body["duration"]
+        if rules.durations is None:
+            return f"{model} has a fixed duration of 10 seconds; do not set duration."
+        if not isinstance(duration, int) or isinstance(duration, bool) or duration not in rules.durations:
+            return f"duration {duration!r} is not supported by {model}."
+    if "aspect_ratio" in body and body["aspect_ratio"] not in rules.aspect_ratios:
+        return f"aspect_ratio {body['aspect_ratio']!r} is not supported by {model}."
+    if "resolution" in body and body["resolution"] not in rules.resolutions:
+        return f"resolution {body['resolution']!r} is not supported by {model}."
+    if "image_urls" in body:
+        images = body["image_urls"]
+        if not isinstance(images, list) or not images:
+            return "image_urls must be a non-empty array; omit it for text-to-video."
+        if not all(isinstance(url, str) and url.strip() for url in images):
+            return "image_urls must contain only non-empty strings."
+        if rules.max_images is not None and len(images) > rules.max_images:
+            return f"{model} accepts at most {rules.max_images} reference images."
+        if rules.public_urls_only and any(
+            _DATA_URL.match(url) or not url.lower().startswith(("http://", "https://")) for url in images
+        ):
+            return f"{model} only accepts public image URLs, not base64."
+    return None

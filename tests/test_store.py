@@ -1,0 +1,133 @@
+"""The task store on a real SQLite file: migrations, guarded transitions, races, reopening after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.store import NewTask, State, TaskStore
+
+
+def new_task(**overrides: object) -> NewTask:
+    values: dict[str, object] = dict(
+        source="slash", guild_id=1, channel_id=2, requester_id=3, model="grok_video3", prompt="a cat",
+        duration=10, aspect_ratio="16:9", resolution="720p", image_urls=("https://x/a.png",), billed_seconds=10,
+    )  # fmt: skip
+    values.update(overrides)
+    return NewTask(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = await TaskStore.open(tmp_path / "db" / "bot.sqlite3")
+    yield s
+    await s.close()
+
+
+async def test_schema_version_wal_and_roundtrip(store: TaskStore, tmp_path: Path) -> None:
+    task = await store.create_task(new_task())
+    assert task.state is State.SUBMITTING
+    assert task.image_urls == ("https://x/a.png",)
+    assert task.api_id is None and task.next_poll_at is None
+    async with store.db.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    async with store.db.execute("PRAGMA user_version") as cur:
+        assert (await cur.fetchone())[0] >= 1
+    plan = sqlite3.connect(tmp_path / "db" / "bot.sqlite3").execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= 1 "
+        "ORDER BY next_poll_at LIMIT 5"
+    ).fetchall()
+    assert any("tasks_due" in str(row) for row in plan), plan
+
+
+async def test_guarded_transition_reports_whether_it_won(store: TaskStore) -> None:
+    task = await store.create_task(new_task())
+    assert await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_1", next_poll_at=5.0)
+    # A replay of the same step (e.g. after a crash) must not act twice.
+    assert not await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_2")
+    again = await store.get(task.id)
+    assert again is not None
+    assert (again.state, again.api_id, again.next_poll_at) == (State.QUEUED, "video_grok_1", 5.0)
+    assert await store.transition(task.id, [State.QUEUED, State.PROCESSING], State.PROCESSING)
+    with pytest.raises(ValueError):
+        await store.transition(task.id, State.PROCESSING, State.FAILED, not_a_column=1)
+
+
+async def test_due_tasks_order_and_limit(store: TaskStore) -> None:
+    ids = []
+    for due in (30.0, 10.0, 20.0, None):
+        t = await store.create_task(new_task())
+        await store.transition(t.id, State.SUBMITTING, State.QUEUED, next_poll_at=due)
+        ids.append(t.id)
+    due = await store.due_tasks(limit=10, now=25.0)
+    assert [t.id for t in due] == [ids[1], ids[2]]
+    assert [t.id for t in await store.due_tasks(limit=1, now=100.0)] == [ids[1]]
+    assert await store.next_due_at() == 10.0
+
+
+async def test_two_connections_race_for_one_transition(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    a = await TaskStore.open(path)
+    b = await TaskStore.open(path)
+    try:
+        for _ in range(20):
+            task = await a.create_task(new_task())
+            await a.transition(task.id, State.SUBMITTING, State.QUEUED)
+            results = await asyncio.gather(
+                a.transition(task.id, State.QUEUED, State.COMPLETED, video_url="https://a"),
+                b.transition(task.id, State.QUEUED, State.FAILED, failure_reason="b"),
+            )
+            assert sorted(results) == [False, True]
+            final = await b.get(task.id)
+            assert final is not None
+            assert (final.state is State.COMPLETED) == results[0]
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_reopen_after_abrupt_close(tmp_path: Path) -> None:
+    """A child process writes and dies with os._exit (no close, no checkpoint); the data is all there."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bot.sqlite3"
+    script = f"""
+import asyncio, os
+from pathlib import Path
+from bot.store import TaskStore, NewTask, State
+async def main():
+    s = await TaskStore.open(Path({str(path)!r}))
+    for i in range(5):
+        t = await s.create_task(NewTask(source="slash", guild_id=1, channel_id=2, requester_id=i, model="grok_video3",
+            prompt="p", duration=10, aspect_ratio="16:9", resolution="720p", image_urls=(), billed_seconds=10))
+        await s.transition(t.id, State.SUBMITTING, State.QUEUED, api_id=f"video_grok_{{i}}")
+    os._exit(0)
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).resolve().parents[1])
+
+    async def reopen() -> None:
+        s = await TaskStore.open(path)
+        try:
+            queued = await s.in_state([State.QUEUED])
+            assert [t.api_id for t in queued] == [f"video_grok_{i}" for i in range(5)]
+        finally:
+            await s.close()
+
+    asyncio.run(reopen())
+
+
+async def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    s = await TaskStore.open(path)
+    await s.create_task(new_task())
+    await s.close()
+    s = await TaskStore.open(path)  # re-running migrations must not fail or lose rows
+    try:
+        assert len(await s.in_state([State.SUBMITTING])) == 1
+    finally:
+        await s.close()
