@@ -16,6 +16,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.policy import Limits, parse_prices
+
 DEFAULT_GROK_API_BASE_URL = "https://zcbservice.aizfw.cn/kyyReactApiServer"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -105,6 +107,12 @@ def _parse_megabytes(raw: str) -> int:
     return int(_parse_float(0.001, 100_000)(raw) * MiB)
 
 
+def _parse_currency(raw: str) -> str:
+    if not (1 <= len(raw) <= 8) or not raw.replace("$", "").replace("€", "").isalnum():
+        raise ValueError("must be a short currency name such as USD, EUR or credits")
+    return raw
+
+
 def _parse_log_level(raw: str) -> str:
     level = raw.upper()
     if level not in LOG_LEVELS:
@@ -152,9 +160,31 @@ class Settings:
     max_video_bytes: int = _setting("MAX_VIDEO_MB", 500 * MiB, _parse_megabytes)
     max_image_bytes: int = _setting("MAX_IMAGE_MB", 20 * MiB, _parse_megabytes)
     status_edit_seconds: float = _setting("STATUS_EDIT_SECONDS", 5.0, _parse_float(0, 3600))
+    # Fair use (per-server overrides: /videoadmin limits). 0 means no limit.
+    max_active_per_member: int = _setting("MAX_ACTIVE_PER_MEMBER", 2, _parse_int(0, 100))
+    cooldown_seconds: float = _setting("COOLDOWN_SECONDS", 30.0, _parse_float(0, 7 * 24 * 3600))
+    member_daily_seconds: int = _setting("MEMBER_DAILY_SECONDS", 0, _parse_int(0, 10_000_000))
+    server_daily_seconds: int = _setting("SERVER_DAILY_SECONDS", 0, _parse_int(0, 10_000_000))
+    bypass_role_id: int | None = _setting("BYPASS_ROLE_ID", None, _parse_snowflake)
+    # Money: the owner's price per video-second (per-second models) or per video (per-call models).
+    prices: dict[str, float] | None = _setting("PRICES", None, parse_prices)
+    currency: str = _setting("CURRENCY", "USD", _parse_currency)
     # Advanced: where discord.py connects. Only for tests (the loopback emulator) or an API proxy.
     discord_api_base_url: str | None = _setting("DISCORD_API_BASE_URL", None, _parse_url)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", None, _parse_ws_url)
+
+    @property
+    def default_limits(self) -> Limits:
+        return Limits(
+            max_active=self.max_active_per_member,
+            cooldown_seconds=self.cooldown_seconds,
+            member_daily_seconds=self.member_daily_seconds,
+            server_daily_seconds=self.server_daily_seconds,
+        )
+
+    @property
+    def price_table(self) -> dict[str, float]:
+        return self.prices or {}
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))

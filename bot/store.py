@@ -6,6 +6,7 @@ workers (or a replay after a crash) can never both act on one task. See DESIGN.m
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from bot.policy import GuildConfig, Refused, Usage, day_start
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,9 @@ class TaskStore:
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
+        # Serialises "read the member's usage, decide, insert": the bot is the database's only writer
+        # process, so this lock makes admission atomic (20 simultaneous requests, limit 2 → exactly 2).
+        self._admission = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> TaskStore:
@@ -168,6 +174,81 @@ class TaskStore:
         )
 
     # ---- tasks -------------------------------------------------------------------------------------
+
+    async def create_task_if(self, new: NewTask, decide: Callable[[Usage], Refused | None]) -> Task | Refused:
+        """Insert the task only if `decide` accepts the usage read just before, with no other admission
+        in between (so concurrent requests cannot all slip under a limit)."""
+        async with self._admission:
+            refusal = decide(await self.usage(new.requester_id, new.guild_id))
+            if refusal is not None:
+                return refusal
+            return await self.create_task(new)
+
+    async def usage(self, requester_id: int, guild_id: int | None, now: float | None = None) -> Usage:
+        """What counts against a member's limits. Tasks the provider refused at once never count."""
+        since = day_start(self._clock() if now is None else now)
+        in_flight = ", ".join(f"'{s.value}'" for s in IN_FLIGHT)
+        async with self._db.execute(
+            f"""SELECT
+                  COALESCE(SUM(state IN ({in_flight})), 0),
+                  MAX(created_at),
+                  COALESCE(SUM(CASE WHEN created_at >= ? THEN billed_seconds END), 0)
+                FROM tasks WHERE guild_id IS ? AND requester_id = ? AND state != 'rejected'""",
+            (since, guild_id, requester_id),
+        ) as cursor:
+            active, last, member_today = await cursor.fetchone() or (0, None, 0)
+        async with self._db.execute(
+            "SELECT COALESCE(SUM(billed_seconds), 0) FROM tasks "
+            "WHERE guild_id IS ? AND created_at >= ? AND state != 'rejected'",
+            (guild_id, since),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return Usage(int(active), last, int(member_today), int(row[0]) if row else 0)
+
+    async def usage_report(self, guild_id: int, since: float) -> list[tuple[int, str, int, int]]:
+        """(requester, model, videos, video-seconds) for a server since a moment; refused tasks excluded."""
+        async with self._db.execute(
+            "SELECT requester_id, model, COUNT(*), SUM(billed_seconds) FROM tasks "
+            "WHERE guild_id = ? AND created_at >= ? AND state != 'rejected' "
+            "GROUP BY requester_id, model ORDER BY SUM(billed_seconds) DESC",
+            (guild_id, since),
+        ) as cursor:
+            return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in await cursor.fetchall()]
+
+    # ---- per-server settings -----------------------------------------------------------------------
+
+    async def guild_config(self, guild_id: int) -> GuildConfig:
+        async with self._db.execute("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return GuildConfig(guild_id)
+        models = row["allowed_models"]
+        return GuildConfig(
+            guild_id=guild_id,
+            max_active=row["max_active"],
+            cooldown_seconds=row["cooldown_seconds"],
+            member_daily_seconds=row["member_daily_seconds"],
+            server_daily_seconds=row["server_daily_seconds"],
+            allowed_models=None if models is None else tuple(json.loads(models)),
+            allowed_channels=tuple(json.loads(row["allowed_channels"])),
+            required_role_id=row["required_role_id"],
+            paused=bool(row["paused"]),
+        )
+
+    async def save_guild_config(self, config: GuildConfig) -> None:
+        models = None if config.allowed_models is None else json.dumps(list(config.allowed_models))
+        await self._db.execute(
+            # The row holds nothing but the admins' choices, so replacing it whole is the update.
+            "INSERT OR REPLACE INTO guild_settings (guild_id, max_active, cooldown_seconds, "
+            "member_daily_seconds, server_daily_seconds, allowed_models, allowed_channels, required_role_id, "
+            "paused, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                config.guild_id, config.max_active, config.cooldown_seconds, config.member_daily_seconds,
+                config.server_daily_seconds, models, json.dumps(list(config.allowed_channels)),
+                config.required_role_id, int(config.paused), self._clock(),
+            ),
+        )  # fmt: skip
 
     async def create_task(self, new: NewTask) -> Task:
         now = self._clock()

@@ -279,7 +279,7 @@ class FakeGrokAPI:
         *,
         count: int = 1,
         since: int = 0,
-        timeout: float = 5.0,  # noqa: ASYNC109  # a test helper: the limit is the point
+        timeout: float = 5.0,  # a test helper: the limit is the point
     ) -> list[RecordedRequest]:
         """Wait until ``count`` recorded requests from index ``since`` on satisfy ``predicate``."""
         assert self._changed is not None, "start() the fake first"

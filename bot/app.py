@@ -1,0 +1,195 @@
+"""The bot: one `commands.Bot` subclass that owns the shared resources and builds them in setup_hook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import sys
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.catalogue import Catalogue, CatalogueError
+from bot.config import Settings
+from bot.delivery import DiscordDelivery
+from bot.grok import GrokClient
+from bot.poller import Poller, PollerConfig
+from bot.scheduler import PollPlan
+from bot.store import TaskStore
+from bot.submit import Submitter
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.video",)
+#: The bot needs these in a channel to post status messages and videos (see README's invite link).
+REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True
+)
+
+
+class GrokVideoBot(commands.Bot):
+    store: TaskStore
+    grok: GrokClient
+    delivery: DiscordDelivery
+    poller: Poller
+    submitter: Submitter
+
+    def __init__(self, settings: Settings, catalogue: Catalogue, **options: object) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        if settings.reply_mode:
+            # Reply mode reads the text after the mention: that needs guild messages + message content.
+            intents.guild_messages = True
+            intents.message_content = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            # Nothing the bot says pings anyone unless a send names the requester explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.catalogue = catalogue
+        self.http_session: aiohttp.ClientSession | None = None
+
+    async def setup_hook(self) -> None:
+        s = self.settings
+        self.http_session = aiohttp.ClientSession()
+        self.store = await TaskStore.open(s.database_path)
+        self.grok = GrokClient(
+            base_url=s.grok_api_base_url,
+            api_key=s.grok_api_key.get(),
+            session=self.http_session,
+            total_timeout=s.grok_timeout_seconds,
+        )
+        self.delivery = DiscordDelivery(
+            self, self.store, poll_interval=s.poll_interval_seconds, status_edit_seconds=s.status_edit_seconds
+        )
+        s.video_dir.mkdir(parents=True, exist_ok=True)
+        plan = PollPlan(base_interval=s.poll_interval_seconds, task_timeout=s.task_timeout_seconds)
+        self.submitter = Submitter(self.store, self.grok, self.catalogue, plan, on_queued=self._wake_poller)
+        self.poller = Poller(
+            self.store,
+            self.grok,
+            self.delivery,
+            PollerConfig(
+                plan=plan,
+                concurrency=s.poll_concurrency,
+                video_dir=s.video_dir,
+                max_video_bytes=s.max_video_bytes,
+            ),
+        )
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+        self.poller.start()
+
+    def _wake_poller(self) -> None:
+        self.poller.wake()
+
+    async def on_message(self, message: discord.Message) -> None:
+        # No text commands: the reply-mode listener in cogs/video.py handles mentions itself.
+        return
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync the command tree only when it differs from the last sync (Discord caps creates per day)."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands_hash:{self.application_id}:{guild.id if guild else 'global'}"
+        if await self.store.get_meta(key) == digest:
+            log.info("application commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.store.set_meta(key, digest)
+        log.info(
+            "synced %d application commands to %s",
+            len(synced),
+            f"guild {guild.id}" if guild else "all servers",
+        )
+        return True
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("logged in as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))
+
+    async def close(self) -> None:
+        if hasattr(self, "poller"):
+            await self.poller.stop()
+        await super().close()
+        if hasattr(self, "grok"):
+            await self.grok.close()
+        if self.http_session is not None:
+            await self.http_session.close()
+        if hasattr(self, "store"):
+            await self.store.close()
+
+
+def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Aim discord.py at another Discord (the tests' loopback emulator, or an API proxy)."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+INTENT_HELP = (
+    "Discord refused the Message Content intent that reply mode needs.\n"
+    "Either turn it on: Developer Portal → your application → Bot → Privileged Gateway Intents → "
+    "MESSAGE CONTENT INTENT,\nor set REPLY_MODE=false (slash commands and the context menu work without it)."
+)
+TOKEN_HELP = (
+    "Discord refused DISCORD_TOKEN. Copy a fresh one from the Developer Portal → your application → Bot → "
+    "Reset Token, and put it in .env."
+)
+
+
+async def _run_until_signalled(bot: GrokVideoBot, token: str) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(token), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            stopper.cancel()
+            runner.result()  # re-raise what stopped the client
+            return
+        log.info("signal received; shutting down")
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+def run(settings: Settings) -> int:
+    try:
+        catalogue = Catalogue.load(settings.models_file)
+    except CatalogueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    bot = GrokVideoBot(settings, catalogue)
+    try:
+        asyncio.run(_run_until_signalled(bot, settings.discord_token.get()))
+    except discord.PrivilegedIntentsRequired:
+        print(INTENT_HELP, file=sys.stderr)
+        return 3
+    except discord.LoginFailure:
+        print(TOKEN_HELP, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        pass
+    log.info("stopped")
+    return 0

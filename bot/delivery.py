@@ -1,0 +1,321 @@
+"""Posting outcomes in Discord, exactly once: the video (shrunk or linked if too big) or the reason it failed.
+
+Exactly once, across crashes: before the first post we record where we are about to post
+(`delivery_started_at`, `delivered_channel_id`). A later attempt (after a crash between the post and
+the UPDATE that marks it delivered) first looks in that channel for our message, recognised by the task
+marker in its embed footer, and adopts it instead of posting again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import discord
+
+from bot import embeds
+from bot.scheduler import delivery_backoff, estimate_seconds
+from bot.store import TO_DELIVER, State, Task, TaskStore
+from bot.transcode import shrink_to_fit
+
+log = logging.getLogger(__name__)
+
+#: After this many failed attempts (channel gone AND DMs closed) we stop retrying on our own; the member
+#: is told on their next command and can ask for the video again.
+MAX_DELIVERY_ATTEMPTS = 8
+#: How far back to look for a post made before a crash.
+HISTORY_SCAN_LIMIT = 50
+ESTIMATE_CACHE_SECONDS = 300.0
+
+
+class Undeliverable(Exception):
+    """The outcome cannot be posted in the channel (gone, or no permission)."""
+
+
+class DiscordDelivery:
+    def __init__(
+        self,
+        bot: discord.Client,
+        store: TaskStore,
+        *,
+        poll_interval: float,
+        status_edit_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._poll_interval = poll_interval
+        self._status_edit_seconds = status_edit_seconds
+        self._clock = clock
+        self._last_status: dict[int, tuple[float, str]] = {}
+        self._ratios: dict[str, tuple[float, list[float]]] = {}
+
+    # ---- status message ----------------------------------------------------------------------------
+
+    async def estimate(self, task: Task) -> float:
+        cached = self._ratios.get(task.model)
+        if cached is None or self._clock() - cached[0] > ESTIMATE_CACHE_SECONDS:
+            cached = (self._clock(), await self._store.generation_ratios(task.model))
+            self._ratios[task.model] = cached
+        return estimate_seconds(task.billed_seconds, len(task.image_urls), cached[1])
+
+    async def status_view(self, task: Task) -> discord.Embed:
+        return embeds.status_embed(task, self._clock(), await self.estimate(task))
+
+    async def attach_status(self, task_id: int, message_id: int) -> None:
+        """Remember the status message; if the task moved on while it was being posted, catch up."""
+        await self._store.set_status_message(task_id, message_id)
+        task = await self._store.get(task_id)
+        if task is None or task.state in (State.QUEUED, State.SUBMITTING):
+            return
+        if task.state is State.DELIVERED and task.delivered_message_id and task.delivered_channel_id:
+            channel = self._bot.get_channel(task.delivered_channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                await self._finish_status(task, channel.get_partial_message(task.delivered_message_id))
+        else:
+            await self.show_progress(task, force=True)
+
+    async def show_progress(self, task: Task, *, force: bool = False) -> None:
+        """Edit the status message if what it shows changed, at most every STATUS_EDIT_SECONDS."""
+        if task.status_message_id is None:
+            return
+        embed = await self.status_view(task)
+        # The elapsed time in a field name changes every second; only the state and the bar count as news.
+        signature = "|".join([embed.title or "", *(f.value or "" for f in embed.fields)])
+        last = self._last_status.get(task.id)
+        now = self._clock()
+        if (
+            not force
+            and last is not None
+            and (last[1] == signature or now - last[0] < self._status_edit_seconds)
+        ):
+            return
+        self._last_status[task.id] = (now, signature)
+        channel = self._bot.get_channel(task.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        try:
+            await channel.get_partial_message(task.status_message_id).edit(embed=embed)
+        except discord.HTTPException as exc:
+            log.debug("task %s: status edit failed: %s", task.id, exc)
+
+    # ---- outcome -----------------------------------------------------------------------------------
+
+    async def deliver(self, task: Task) -> None:
+        if task.state not in TO_DELIVER:
+            return
+        now = self._clock()
+        # Was it already posted by an earlier life of this process?
+        if task.delivery_started_at is not None and task.delivered_channel_id is not None:
+            found = await self._find_earlier_post(task)
+            if found is not None:
+                log.info("task %s: found the post from before a restart; not posting again", task.id)
+                await self._mark_delivered(task, found, _outcome_of(task, found))
+                return
+        try:
+            message = await self._post_in_channel(task)
+        except Undeliverable as exc:
+            log.info("task %s: cannot post in channel %s (%s); trying a DM", task.id, task.channel_id, exc)
+            try:
+                message = await self._post_in_dm(task)
+            except (Undeliverable, discord.HTTPException) as dm_exc:
+                await self._give_up_for_now(task, f"channel: {exc}; DM: {dm_exc}")
+                return
+        except discord.HTTPException as exc:
+            # Discord hiccup (5xx, rate limits beyond discord.py's own retries): try again later.
+            log.warning("task %s: posting failed (%s); retrying later", task.id, exc)
+            await self._store.transition(
+                task.id,
+                task.state,
+                delivery_attempts=task.delivery_attempts + 1,
+                last_error=str(exc)[:500],
+                next_poll_at=now + delivery_backoff(self._poll_interval, task.delivery_attempts),
+            )
+            return
+        await self._mark_delivered(task, message, _outcome_of(task, message))
+
+    async def _mark_delivered(self, task: Task, message: discord.Message, outcome: str) -> None:
+        won = await self._store.transition(
+            task.id,
+            TO_DELIVER,
+            State.DELIVERED,
+            outcome=outcome,
+            delivered_message_id=message.id,
+            delivered_channel_id=message.channel.id,
+            delivered_at=self._clock(),
+            next_poll_at=None,
+            notify_requester=0,
+        )
+        if not won:
+            return
+        if outcome == "video" and task.video_path:
+            # Discord keeps the copy now; the owner's disk need not.
+            Path(task.video_path).unlink(missing_ok=True)
+        fresh = await self._store.get(task.id)
+        if fresh is not None:
+            await self._finish_status(fresh, message)
+
+    async def _finish_status(self, task: Task, message: discord.Message | discord.PartialMessage) -> None:
+        if task.status_message_id is None or task.status_message_id == message.id:
+            return
+        embed = await self.status_view(task)
+        if task.outcome in ("video", "link"):
+            embed.title = "🎬 Done"
+        else:
+            embed.title = embeds.failure_embed(task).title
+            embed.colour = embeds.RED
+        embed.add_field(name="Result", value=message.jump_url, inline=False)
+        channel = self._bot.get_channel(task.channel_id)
+        if isinstance(channel, discord.abc.Messageable):
+            try:
+                await channel.get_partial_message(task.status_message_id).edit(embed=embed)
+            except discord.HTTPException as exc:
+                log.debug("task %s: final status edit failed: %s", task.id, exc)
+        self._last_status.pop(task.id, None)
+
+    async def _give_up_for_now(self, task: Task, why: str) -> None:
+        attempts = task.delivery_attempts + 1
+        retry = attempts < MAX_DELIVERY_ATTEMPTS
+        log.warning(
+            "task %s: could not deliver anywhere (%s); %s",
+            task.id,
+            why,
+            "will retry" if retry else "stopped retrying; the member is told on their next command",
+        )
+        await self._store.transition(
+            task.id,
+            task.state,
+            delivery_attempts=attempts,
+            notify_requester=1,
+            last_error=why[:500],
+            next_poll_at=self._clock() + delivery_backoff(self._poll_interval * 4, attempts)
+            if retry
+            else None,
+        )
+
+    async def _find_earlier_post(self, task: Task) -> discord.Message | None:
+        assert task.delivered_channel_id is not None
+        channel = self._bot.get_channel(task.delivered_channel_id)
+        if channel is None:
+            try:
+                channel = await self._bot.fetch_channel(task.delivered_channel_id)
+            except discord.HTTPException:
+                return None
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        try:
+            async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
+                if self._bot.user is not None and message.author.id != self._bot.user.id:
+                    continue
+                if message.id == task.status_message_id:
+                    continue
+                if any(embeds.footer_task_id(e.footer.text) == task.id for e in message.embeds):
+                    return message
+        except discord.HTTPException as exc:
+            log.debug("task %s: history scan failed: %s", task.id, exc)
+        return None
+
+    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
+        channel = self._bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._bot.fetch_channel(channel_id)
+            except (discord.NotFound, discord.Forbidden) as exc:
+                raise Undeliverable(f"channel {channel_id} is gone or hidden ({exc.status})") from None
+        if not isinstance(channel, discord.abc.Messageable):
+            raise Undeliverable(f"channel {channel_id} cannot hold messages")
+        return channel
+
+    async def _post_in_channel(self, task: Task) -> discord.Message:
+        channel = await self._channel(task.channel_id)
+        limit = getattr(getattr(channel, "guild", None), "filesize_limit", 10 * 1024 * 1024)
+        try:
+            return await self._send(channel, task, limit, in_dm=False)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            raise Undeliverable(f"{exc.status} {exc.code}") from None
+
+    async def _post_in_dm(self, task: Task) -> discord.Message:
+        try:
+            user = self._bot.get_user(task.requester_id) or await self._bot.fetch_user(task.requester_id)
+            dm = user.dm_channel or await user.create_dm()
+        except discord.HTTPException as exc:
+            raise Undeliverable(f"DM could not be opened ({exc.status})") from None
+        try:
+            return await self._send(dm, task, 10 * 1024 * 1024, in_dm=True)
+        except discord.Forbidden as exc:
+            raise Undeliverable(f"DMs closed ({exc.code})") from None
+
+    async def _send(
+        self, channel: discord.abc.Messageable, task: Task, size_limit: int, *, in_dm: bool
+    ) -> discord.Message:
+        # Record where we are about to post BEFORE posting: a crash after the post is then recoverable.
+        await self._store.transition(
+            task.id, task.state, delivery_started_at=self._clock(), delivered_channel_id=_channel_id(channel)
+        )
+        mention = f"<@{task.requester_id}>"
+        allowed = discord.AllowedMentions(
+            everyone=False, roles=False, replied_user=False, users=[discord.Object(task.requester_id)]
+        )
+        prefix = "I couldn't post in the channel you asked from, so here it is. " if in_dm else ""
+        if task.state is not State.DOWNLOADED:
+            content = f"{mention} {prefix}Sorry, your video could not be made."
+            return await channel.send(
+                content=content, embed=embeds.failure_embed(task), allowed_mentions=allowed
+            )
+
+        file_path = await self._fit_file(task, size_limit)
+        if file_path is not None:
+            try:
+                return await channel.send(
+                    content=f"{mention} {prefix}Your video is ready!",
+                    embed=embeds.result_embed(task),
+                    file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
+                    allowed_mentions=allowed,
+                )
+            except discord.HTTPException as exc:
+                if exc.status != 413:
+                    raise
+                log.warning("task %s: upload refused as too large (%s); posting the link", task.id, exc.code)
+            finally:
+                if task.video_path and file_path != Path(task.video_path):
+                    file_path.unlink(missing_ok=True)
+        note = (
+            f"The video is too large to upload here, so here is the download link: {task.video_url}\n"
+            "It is temporary: save the video soon."
+        )
+        return await channel.send(
+            content=f"{mention} {prefix}Your video is ready!",
+            embed=embeds.result_embed(task, note=note),
+            allowed_mentions=allowed,
+        )
+
+    async def _fit_file(self, task: Task, size_limit: int) -> Path | None:
+        """The file to attach: the original if it fits, else a shrunk copy, else None (post the link)."""
+        if not task.video_path or not Path(task.video_path).exists():
+            return None
+        original = Path(task.video_path)
+        if original.stat().st_size <= size_limit:
+            return original
+        shrunk = original.with_name(f"{original.stem}-fit.mp4")
+        duration = task.actual_duration or float(task.duration or 10)
+        log.info(
+            "task %s: %d bytes over the %d upload limit; shrinking",
+            task.id,
+            original.stat().st_size,
+            size_limit,
+        )
+        if await shrink_to_fit(original, shrunk, size_limit, duration):
+            return shrunk
+        return None
+
+
+def _channel_id(channel: discord.abc.Messageable) -> int | None:
+    return getattr(channel, "id", None)
+
+
+def _outcome_of(task: Task, message: discord.Message) -> str:
+    if task.state is State.DOWNLOADED:
+        return "video" if message.attachments else "link"
+    return task.state.value

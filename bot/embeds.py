@@ -1,0 +1,162 @@
+"""Every embed the bot shows, in one place, so all messages look alike and respect Discord's limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import discord
+
+from bot.scheduler import progress_fraction
+from bot.store import State, Task
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_LIMIT = 2000
+DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+TITLE_LIMIT = 256
+
+BLURPLE = discord.Colour.blurple()
+GREEN = discord.Colour.green()
+RED = discord.Colour.red()
+ORANGE = discord.Colour.orange()
+GREY = discord.Colour.light_grey()
+
+_STATE_LABELS = {
+    State.SUBMITTING: "Sending to Grok…",
+    State.QUEUED: "Queued at Grok",
+    State.PROCESSING: "Generating",
+    State.COMPLETED: "Downloading the video",
+    State.DOWNLOADED: "Posting the video",
+    State.FAILED: "Failed",
+    State.EXPIRED: "Timed out",
+    State.LOST: "Lost",
+    State.REJECTED: "Refused by Grok",
+    State.DELIVERED: "Done",
+}
+BAR_WIDTH = 12
+
+
+def clip(text: str, limit: int) -> str:
+    """Trim to `limit` characters with an ellipsis: provider errors and prompts can be any length."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    filled = max(0, min(width, round(fraction * width)))
+    return "▰" * filled + "▱" * (width - filled) + f" {round(fraction * 100)}%"
+
+
+def task_footer(task: Task) -> str:
+    """The footer doubles as the marker that finds an earlier post of this task after a crash."""
+    return f"Task #{task.id} · {options_line(task)}"
+
+
+def footer_task_id(footer: str | None) -> int | None:
+    if not footer or not footer.startswith("Task #"):
+        return None
+    head = footer.split(" · ", 1)[0].removeprefix("Task #")
+    return int(head) if head.isdigit() else None
+
+
+def options_line(task: Task) -> str:
+    parts = [task.model]
+    if task.duration is not None:
+        parts.append(f"{task.duration} s")
+    parts += [task.aspect_ratio, task.resolution]
+    if task.image_urls:
+        parts.append(f"{len(task.image_urls)} image{'s' if len(task.image_urls) > 1 else ''}")
+    return " · ".join(parts)
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def status_embed(task: Task, now: float, estimate: float | None = None) -> discord.Embed:
+    """The channel message a task edits while the video is made."""
+    state = _STATE_LABELS.get(task.state, task.state.value)
+    colour = {State.FAILED: RED, State.EXPIRED: RED, State.LOST: RED, State.DELIVERED: GREEN}.get(
+        task.state, BLURPLE
+    )
+    embed = discord.Embed(title=f"🎬 {state}", description=clip(task.prompt, 1000), colour=colour)
+    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
+    embed.add_field(name="Model", value=task.model)
+    embed.add_field(
+        name="Options", value=options_line(task).split(" · ", 1)[1] if " · " in options_line(task) else "-"
+    )
+    started = task.submitted_at or task.created_at
+    if task.state in (State.QUEUED, State.PROCESSING, State.SUBMITTING) and estimate:
+        elapsed = now - started
+        embed.add_field(
+            name=f"Elapsed {format_elapsed(elapsed)} · about {format_elapsed(estimate - elapsed)} left",
+            value=progress_bar(progress_fraction(elapsed, estimate)),
+            inline=False,
+        )
+    elif task.finished_at is not None:
+        embed.add_field(name="Took", value=format_elapsed(task.finished_at - started), inline=False)
+    embed.set_footer(text=task_footer(task))
+    embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)
+    return embed
+
+
+def result_embed(task: Task, note: str | None = None) -> discord.Embed:
+    embed = discord.Embed(title="🎬 Your video is ready", description=clip(task.prompt, 1000), colour=GREEN)
+    if task.actual_duration:
+        embed.add_field(name="Length", value=f"{task.actual_duration:g} s")
+    if note:
+        embed.add_field(name="Note", value=clip(note, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text=task_footer(task))
+    return embed
+
+
+CONTENT_POLICY_WORDS = (
+    "policy",
+    "moderat",
+    "safety",
+    "inappropriate",
+    "nsfw",
+    "violat",
+    "prohibit",
+    "sensitive",
+)
+
+
+def explain_failure(reason: str | None) -> str:
+    """The provider's words, clipped, with content-policy failures explained as such."""
+    text = clip(reason or "The video service did not give a reason.", 900)
+    if any(word in text.lower() for word in CONTENT_POLICY_WORDS):
+        return (
+            "Grok's content policy blocked this prompt or its images. Try rewording it or using other images."
+            f"\n> {text}"
+        )
+    return text
+
+
+def failure_embed(task: Task) -> discord.Embed:
+    title = {State.EXPIRED: "⏱️ Your video timed out", State.LOST: "⚠️ Your request was lost"}.get(
+        task.state, "❌ Your video could not be made"
+    )
+    embed = discord.Embed(title=title, description=clip(task.prompt, 500), colour=RED)
+    reason = (
+        task.failure_reason
+        if task.state in (State.EXPIRED, State.LOST)
+        else explain_failure(task.failure_reason)
+    )
+    embed.add_field(name="Why", value=clip(reason or "Unknown.", FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text=task_footer(task))
+    return embed
+
+
+def refusal_embed(title: str, problems: list[str], hint: str | None = None) -> discord.Embed:
+    """A private 'no': what was wrong and what would work."""
+    body = "\n".join(f"• {p}" for p in problems)
+    if hint:
+        body += f"\n\n{hint}"
+    return discord.Embed(title=title, description=clip(body, DESCRIPTION_LIMIT), colour=ORANGE)
+
+
+def info_embed(title: str, description: str) -> discord.Embed:
+    return discord.Embed(title=title, description=clip(description, DESCRIPTION_LIMIT), colour=BLURPLE)

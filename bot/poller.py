@@ -1,0 +1,334 @@
+"""One background loop that moves every task forward, reading only the store (so it resumes after a restart).
+
+Each tick takes the due tasks (indexed on next_poll_at) and handles each by its state, with bounded
+concurrency: poll the provider, download a finished video at once (its link is temporary), or hand the
+outcome to delivery. A provider 429 pauses ALL polling for its Retry-After, like discord.py's global lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bot import grok
+from bot.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay
+from bot.store import POLLING, TO_DELIVER, State, Task, TaskStore
+
+log = logging.getLogger(__name__)
+
+#: A task still `submitting` this long after it was written belongs to a process that died mid-create.
+SUBMITTING_GRACE_SECONDS = 120.0
+#: The loop wakes at least this often even with nothing due (cheap: one indexed MIN() query).
+IDLE_WAKE_SECONDS = 30.0
+
+
+class Delivery(Protocol):
+    """What the poller needs from the Discord side (bot/delivery.py implements it)."""
+
+    async def deliver(self, task: Task) -> None:
+        """Post the task's outcome exactly once and mark it delivered, or schedule a retry."""
+
+    async def show_progress(self, task: Task) -> None:
+        """Refresh the task's status message if what it shows has changed (best effort)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollerConfig:
+    plan: PollPlan
+    concurrency: int
+    video_dir: Path
+    max_video_bytes: int
+    submitting_grace: float = SUBMITTING_GRACE_SECONDS
+
+
+class Poller:
+    def __init__(
+        self,
+        store: TaskStore,
+        client: grok.GrokClient,
+        delivery: Delivery,
+        config: PollerConfig,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._delivery = delivery
+        self._config = config
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._in_hand: set[int] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        #: Provider-wide pause after a 429 (unix time); deliveries and downloads carry on meanwhile.
+        self.paused_until = 0.0
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._run(), name="grok-poller")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        for worker in list(self._workers):
+            worker.cancel()
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Something became due now (a new task, a retry): don't wait for the next scheduled tick."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            # Cleared BEFORE the tick: a wake() that arrives while we work must not be lost.
+            self._wake.clear()
+            try:
+                await self.tick()
+                delay = await self._seconds_until_next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The loop must outlive any bug or database hiccup; the tasks stay in the store.
+                log.exception("poller tick failed; retrying shortly")
+                delay = max(1.0, self._config.plan.base_interval)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races the wake-up.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    async def _seconds_until_next(self) -> float:
+        next_at = await self._store.next_due_at()
+        if next_at is None:
+            return IDLE_WAKE_SECONDS
+        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - self._clock()))
+
+    async def tick(self) -> int:
+        """Start handling every due task not already in hand; returns how many were started."""
+        due = await self._store.due_tasks(limit=self._config.concurrency * 4)
+        started = 0
+        for task in due:
+            if task.id in self._in_hand:
+                continue
+            if task.state in POLLING and self._clock() < self.paused_until:
+                continue
+            self._in_hand.add(task.id)
+            worker = asyncio.create_task(self._handle_guarded(task), name=f"task-{task.id}")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+            started += 1
+        return started
+
+    async def _handle_guarded(self, task: Task) -> None:
+        try:
+            async with self._slots:
+                await self.handle(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task %s: unexpected error while handling state %s", task.id, task.state)
+            # Try again later rather than spin; the task is never dropped.
+            await self._store.transition(
+                task.id, task.state, next_poll_at=self._clock() + max(5.0, self._config.plan.base_interval)
+            )
+        finally:
+            self._in_hand.discard(task.id)
+            self.wake()
+
+    # ---- one task ----------------------------------------------------------------------------------
+
+    async def handle(self, task: Task) -> None:
+        if task.state is State.SUBMITTING:
+            await self._recover_submitting(task)
+        elif task.state in POLLING:
+            await self._poll(task)
+        elif task.state is State.COMPLETED:
+            await self._download(task)
+        elif task.state in TO_DELIVER:
+            await self._delivery.deliver(task)
+        else:  # terminal states never have a next_poll_at; clear a stray one
+            await self._store.transition(task.id, task.state, next_poll_at=None)
+
+    async def _recover_submitting(self, task: Task) -> None:
+        now = self._clock()
+        if now - task.created_at < self._config.submitting_grace:
+            await self._store.transition(
+                task.id, State.SUBMITTING, next_poll_at=task.created_at + self._config.submitting_grace
+            )
+            return
+        if await self._store.transition(
+            task.id,
+            State.SUBMITTING,
+            State.LOST,
+            finished_at=now,
+            next_poll_at=now,
+            failure_reason="The bot restarted while sending your request, so it can't tell whether the video "
+            "was started. Please try again.",
+        ):
+            log.warning("task %s: lost (the process died during the create call)", task.id)
+            fresh = await self._store.get(task.id)
+            if fresh is not None:
+                await self._delivery.deliver(fresh)
+
+    async def _poll(self, task: Task) -> None:
+        now = self._clock()
+        plan = self._config.plan
+        if is_overdue(plan, task.submitted_at or task.created_at, now):
+            minutes = round(plan.task_timeout / 60)
+            if await self._store.transition(
+                task.id,
+                POLLING,
+                State.EXPIRED,
+                finished_at=now,
+                next_poll_at=now,
+                failure_reason=f"The video service did not finish your video within {minutes} minutes, "
+                "so I stopped waiting.",
+            ):
+                await self._deliver_fresh(task.id)
+            return
+        assert task.api_id is not None
+        try:
+            result = await self._client.result(task.api_id)
+        except grok.RateLimitedError as exc:
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else error_backoff(plan, task.error_streak, self._rng)
+            )
+            self.paused_until = max(self.paused_until, now + wait)
+            log.warning("provider rate limit: pausing all polling for %.1f s", wait)
+            await self._note_error(task, str(exc), now + wait)
+            return
+        except grok.TaskNotFoundError:
+            if await self._store.transition(
+                task.id,
+                POLLING,
+                State.FAILED,
+                finished_at=now,
+                next_poll_at=now,
+                failure_reason="The video service no longer knows this task.",
+            ):
+                await self._deliver_fresh(task.id)
+            return
+        except grok.GrokError as exc:
+            # Outages, timeouts, malformed answers, even a rotated key: keep the task and back off.
+            # TASK_TIMEOUT_SECONDS bounds how long this can go on.
+            level = logging.ERROR if isinstance(exc, grok.AuthenticationError) else logging.WARNING
+            log.log(level, "task %s: poll failed: %s", task.id, exc)
+            await self._note_error(
+                task, str(exc), now + error_backoff(plan, task.error_streak + 1, self._rng)
+            )
+            return
+
+        if result.status == "failed":
+            if await self._store.transition(
+                task.id,
+                POLLING,
+                State.FAILED,
+                provider_status="failed",
+                finished_at=now,
+                next_poll_at=now,
+                failure_reason=result.error or "The video service did not give a reason.",
+                poll_attempts=task.poll_attempts + 1,
+                error_streak=0,
+            ):
+                await self._deliver_fresh(task.id)
+        elif result.status == "completed":
+            if await self._store.transition(
+                task.id,
+                POLLING,
+                State.COMPLETED,
+                provider_status="completed",
+                finished_at=now,
+                video_url=result.video_url,
+                actual_duration=result.actual_duration,
+                next_poll_at=now,
+                poll_attempts=task.poll_attempts + 1,
+                error_streak=0,
+            ):
+                fresh = await self._store.get(task.id)
+                if fresh is not None:
+                    await self._download(fresh)
+        else:
+            new_state = State.PROCESSING if result.status == "processing" else task.state
+            if await self._store.transition(
+                task.id,
+                POLLING,
+                new_state,
+                provider_status=result.status,
+                poll_attempts=task.poll_attempts + 1,
+                error_streak=0,
+                last_error=None,
+                next_poll_at=now + next_poll_delay(plan, self._rng),
+            ):
+                fresh = await self._store.get(task.id)
+                if fresh is not None:
+                    await self._delivery.show_progress(fresh)
+
+    async def _note_error(self, task: Task, message: str, retry_at: float) -> None:
+        await self._store.transition(
+            task.id,
+            task.state,
+            last_error=message[:500],
+            error_streak=task.error_streak + 1,
+            next_poll_at=retry_at,
+        )
+
+    async def _download(self, task: Task) -> None:
+        now = self._clock()
+        assert task.video_url is not None
+        dest = self._config.video_dir / f"task-{task.id}.mp4"
+        try:
+            size = await self._client.download(task.video_url, dest, max_bytes=self._config.max_video_bytes)
+        except grok.VideoTooLargeError:
+            # Too big to keep or attach anyway: deliver the provider's link with a warning instead.
+            log.warning("task %s: video over MAX_VIDEO_MB; delivering the link", task.id)
+            if await self._store.transition(task.id, State.COMPLETED, State.DOWNLOADED, next_poll_at=now):
+                await self._deliver_fresh(task.id)
+            return
+        except grok.LinkExpiredError:
+            if await self._store.transition(
+                task.id,
+                State.COMPLETED,
+                State.FAILED,
+                next_poll_at=now,
+                failure_reason="The video was made, but its download link expired before I could fetch it.",
+            ):
+                await self._deliver_fresh(task.id)
+            return
+        except grok.GrokError as exc:
+            log.warning("task %s: download failed: %s", task.id, exc)
+            await self._note_error(
+                task, str(exc), now + error_backoff(self._config.plan, task.error_streak + 1, self._rng)
+            )
+            return
+        if await self._store.transition(
+            task.id,
+            State.COMPLETED,
+            State.DOWNLOADED,
+            video_path=str(dest),
+            video_bytes=size,
+            next_poll_at=now,
+            error_streak=0,
+            last_error=None,
+        ):
+            await self._deliver_fresh(task.id)
+
+    async def _deliver_fresh(self, task_id: int) -> None:
+        fresh = await self._store.get(task_id)
+        if fresh is not None and fresh.state in TO_DELIVER:
+            await self._delivery.deliver(fresh)

@@ -1,0 +1,91 @@
+"""Shared fixtures: the two loopback stand-ins and the real bot connected to both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.discord import DiscordEmulator
+from tests.fakes.grok_api import FakeGrokAPI, TaskScript
+
+ROOT = Path(__file__).resolve().parents[1]
+BOT_TOKEN = "test-bot-token"
+GROK_KEY = "test-grok-key-do-not-leak"
+
+
+@pytest.fixture
+async def grok_api() -> AsyncIterator[FakeGrokAPI]:
+    api = FakeGrokAPI(api_key=GROK_KEY)
+    # Finishes at once unless a test scripts otherwise: the poller's next tick downloads it.
+    api.default_script = TaskScript(processing_after=0.0, complete_after=0.0)
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[DiscordEmulator]:
+    emulator = DiscordEmulator(token=BOT_TOKEN)
+    await emulator.start()
+    undo = emulator.patch_discord_py()
+    yield emulator
+    undo()
+    await emulator.stop()
+    assert emulator.spec_violations == [], "\n".join(emulator.spec_violations)
+
+
+@pytest.fixture
+def bot_env(tmp_path: Path, grok_api: FakeGrokAPI, emu: DiscordEmulator) -> dict[str, str]:
+    """The settings a real owner would put in .env, aimed at the loopback stand-ins."""
+    return {
+        "DISCORD_TOKEN": BOT_TOKEN,
+        "GROK_API_KEY": GROK_KEY,
+        "GROK_API_BASE_URL": grok_api.base_url,
+        "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
+        "VIDEO_DIR": str(tmp_path / "data" / "videos"),
+        "POLL_INTERVAL_SECONDS": "0.05",
+        "STATUS_EDIT_SECONDS": "0",
+        "GROK_TIMEOUT_SECONDS": "10",
+        # Fair-use limits are off unless a test is about them (tests/test_e2e_community.py).
+        "COOLDOWN_SECONDS": "0",
+        "MAX_ACTIVE_PER_MEMBER": "0",
+        "DISCORD_API_BASE_URL": emu.api_base,
+        "DISCORD_GATEWAY_URL": emu.gateway_url,
+    }
+
+
+StartBot = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+async def start_bot(bot_env: dict[str, str]) -> AsyncIterator[StartBot]:
+    """Start the real GrokVideoBot in this event loop (its setup_hook, cogs, poller and all)."""
+    from bot.app import GrokVideoBot
+    from bot.catalogue import Catalogue
+    from bot.config import load_settings
+
+    running: list[tuple[Any, asyncio.Task[None]]] = []
+
+    async def start(**overrides: str) -> GrokVideoBot:
+        settings = load_settings(None, {**bot_env, **overrides})
+        bot = GrokVideoBot(settings, Catalogue.load(settings.models_file), guild_ready_timeout=0.1)
+        runner = asyncio.create_task(bot.start(settings.discord_token.get()))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({runner, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            ready.cancel()
+            runner.result()
+        assert ready in done, "the bot did not become ready"
+        running.append((bot, runner))
+        return bot
+
+    yield start
+    for bot, runner in running:
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(runner, 5)
