@@ -50,6 +50,8 @@ class DiscordDelivery:
         self._status_edit_seconds = status_edit_seconds
         self._clock = clock
         self._last_status: dict[int, tuple[float, str]] = {}
+        #: Buttons under a posted outcome; cogs/results.py installs them (they survive restarts).
+        self.result_view: Callable[[Task], discord.ui.View | None] = lambda task: None
         self._ratios: dict[str, tuple[float, list[float]]] = {}
 
     # ---- status message ----------------------------------------------------------------------------
@@ -262,7 +264,10 @@ class DiscordDelivery:
         if task.state is not State.DOWNLOADED:
             content = f"{mention} {prefix}Sorry, your video could not be made."
             return await channel.send(
-                content=content, embed=embeds.failure_embed(task), allowed_mentions=allowed
+                content=content,
+                embed=embeds.failure_embed(task),
+                allowed_mentions=allowed,
+                view=self._view(task),
             )
 
         file_path = await self._fit_file(task, size_limit)
@@ -273,6 +278,7 @@ class DiscordDelivery:
                     embed=embeds.result_embed(task),
                     file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
                     allowed_mentions=allowed,
+                    view=self._view(task),
                 )
             except discord.HTTPException as exc:
                 if exc.status != 413:
@@ -289,7 +295,12 @@ class DiscordDelivery:
             content=f"{mention} {prefix}Your video is ready!",
             embed=embeds.result_embed(task, note=note),
             allowed_mentions=allowed,
+            view=self._view(task),
         )
+
+    def _view(self, task: Task) -> discord.ui.View:
+        # MISSING (falsy, typed Any) means "no components", which None would not be for mypy.
+        return self.result_view(task) or discord.utils.MISSING
 
     async def _fit_file(self, task: Task, size_limit: int) -> Path | None:
         """The file to attach: the original if it fits, else a shrunk copy, else None (post the link)."""

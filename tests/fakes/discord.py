@@ -1343,6 +1343,10 @@ class DiscordEmulator:
                     n = next(counter)
                 comp["id"] = n
                 used.add(n)
+            emoji = comp.get("emoji")
+            if isinstance(emoji, dict):
+                # Discord answers a unicode emoji as {"name": "🔁"}: no null id, no animated flag.
+                comp["emoji"] = {k: v for k, v in emoji.items() if v is not None}
         return components
 
     def _normalize_embeds(self, embeds: list[dict[str, Any]]) -> list[dict[str, Any]]:

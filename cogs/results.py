@@ -1,0 +1,187 @@
+"""Buttons under every posted outcome: Regenerate, Delete, Details.
+
+They are `DynamicItem`s: the action and the task id live in the custom_id and everything else in the
+store, so a button made before a restart works after it (no "this button no longer works").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from bot import embeds
+from bot.catalogue import VideoRequest
+from bot.store import Task
+
+if TYPE_CHECKING:
+    from bot.app import GrokVideoBot
+    from cogs.video import VideoCog
+
+log = logging.getLogger(__name__)
+
+_BUTTONS = {
+    "regen": ("Regenerate", "🔁", discord.ButtonStyle.primary),
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.secondary),
+    "details": ("Details", "ℹ️", discord.ButtonStyle.secondary),
+}
+
+
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"grokvideo:(?P<action>regen|delete|details):(?P<task>[0-9]{1,19})",
+):
+    def __init__(self, action: str, task_id: int) -> None:
+        label, emoji, style = _BUTTONS[action]
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=f"grokvideo:{action}:{task_id}"
+            )
+        )
+        self.action = action
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> ResultButton:
+        return cls(match["action"], int(match["task"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
+        task = await bot.store.get(self.task_id)
+        if task is None:
+            await _private(
+                interaction, embeds.refusal_embed("Unknown video", ["I have no record of this task."])
+            )
+            return
+        if self.action == "details":
+            await _private(interaction, details_embed(task))
+        elif self.action == "delete":
+            await self._delete(interaction, bot, task)
+        else:
+            await self._regenerate(interaction, bot, task)
+
+    async def _delete(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
+        perms = interaction.permissions
+        if interaction.user.id != task.requester_id and not (perms.manage_messages or perms.manage_guild):
+            await _private(
+                interaction,
+                embeds.refusal_embed(
+                    "Not yours to delete", ["Only the member who asked for it or a moderator can."]
+                ),
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+            if task.status_message_id and task.status_message_id != getattr(interaction.message, "id", None):
+                channel = bot.get_channel(task.channel_id)
+                if isinstance(channel, discord.abc.Messageable):
+                    await channel.get_partial_message(task.status_message_id).delete()
+        except discord.NotFound:
+            pass  # already gone: the goal is reached
+        except discord.HTTPException as exc:
+            log.info("task %s: delete failed: %s", task.id, exc)
+            await interaction.followup.send(
+                embed=embeds.refusal_embed(
+                    "Couldn't delete it", ["Discord refused: I may lack permissions here."]
+                ),
+                ephemeral=True,
+            )
+            return
+        await interaction.followup.send(
+            embed=embeds.info_embed("🗑️ Deleted", f"Task #{task.id} is gone."), ephemeral=True
+        )
+
+    async def _regenerate(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
+        if interaction.user.id != task.requester_id and not interaction.permissions.manage_guild:
+            await _private(
+                interaction,
+                embeds.refusal_embed(
+                    "Not yours to regenerate",
+                    ["Only the member who asked for this video (or a server admin) can regenerate it."],
+                    "Use /video to make your own.",
+                ),
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        request = VideoRequest(
+            model=task.model,
+            prompt=task.prompt,
+            duration=task.duration,
+            aspect_ratio=task.aspect_ratio,
+            resolution=task.resolution,
+            image_urls=task.image_urls,
+        )
+        video_cog: VideoCog | None = bot.get_cog("VideoCog")  # type: ignore[assignment]
+        assert video_cog is not None
+        # The same path as /video: checks, the clicker's own allowance, status message, acknowledgement.
+        await video_cog.start_from_interaction(interaction, request, [], source="regenerate", origin=task.id)
+
+
+async def _private(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def _when(moment: float | None) -> str:
+    return "—" if moment is None else f"<t:{int(moment)}:f>"
+
+
+def details_embed(task: Task) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Task #{task.id}",
+        description=embeds.clip(task.prompt, embeds.DESCRIPTION_LIMIT),
+        colour=embeds.BLURPLE,
+    )
+    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
+    embed.add_field(name="Model", value=task.model)
+    embed.add_field(name="Options", value=embeds.options_line(task))
+    embed.add_field(
+        name="State", value=f"{task.state.value}" + (f" ({task.outcome})" if task.outcome else "")
+    )
+    embed.add_field(name="Video-seconds counted", value=str(task.billed_seconds))
+    embed.add_field(name="Provider task", value=task.api_id or "—")
+    started = task.submitted_at or task.created_at
+    took = embeds.format_elapsed(task.finished_at - started) if task.finished_at else "—"
+    timings = (
+        f"Asked {_when(task.created_at)}\nSubmitted {_when(task.submitted_at)}\n"
+        f"Finished {_when(task.finished_at)} (took {took})\nPosted {_when(task.delivered_at)}"
+    )
+    embed.add_field(name="Timings", value=timings, inline=False)
+    if task.failure_reason:
+        embed.add_field(
+            name="Why it failed",
+            value=embeds.clip(task.failure_reason, embeds.FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)
+    return embed
+
+
+def result_view(task: Task) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for action in ("regen", "delete", "details"):
+        view.add_item(ResultButton(action, task.id))
+    return view
+
+
+class ResultsCog(commands.Cog):
+    def __init__(self, bot: GrokVideoBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ResultButton)
+        self.bot.delivery.result_view = result_view
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ResultButton)
+        self.bot.delivery.result_view = lambda task: None
+
+
+async def setup(bot: GrokVideoBot) -> None:
+    await bot.add_cog(ResultsCog(bot))
