@@ -26,7 +26,7 @@ from bot.submit import Submitter
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.results", "cogs.member")
+EXTENSIONS = ("cogs.video", "cogs.results", "cogs.member", "cogs.admin")
 #: The bot needs these in a channel to post status messages and videos (see README's invite link).
 REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True

@@ -2154,7 +2154,9 @@ class DiscordEmulator:
             raise _form_error("description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
         cmd: dict[str, Any] = {
             "type": ctype, "name": name, "description": description if ctype == 1 else "",
-            "default_member_permissions": body.get("default_member_permissions"),
+            # discord.py sends a number; Discord stores and answers it as a string.
+            "default_member_permissions": None if (perms := body.get("default_member_permissions")) is None
+            else str(perms),
             "dm_permission": body["dm_permission"] if body.get("dm_permission") is not None else True,
             "contexts": body.get("contexts"), "integration_types": body.get("integration_types") or [0],
             "nsfw": bool(body.get("nsfw", False)),
