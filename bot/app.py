@@ -15,6 +15,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot import embeds
 from bot.catalogue import Catalogue, CatalogueError
 from bot.config import Settings
 from bot.delivery import DiscordDelivery
@@ -60,6 +61,7 @@ class GrokVideoBot(commands.Bot):
         self.http_session: aiohttp.ClientSession | None = None
 
     async def setup_hook(self) -> None:
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         s = self.settings
         self.http_session = aiohttp.ClientSession()
         self.store = await TaskStore.open(s.database_path)
@@ -90,6 +92,19 @@ class GrokVideoBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
         self.poller.start()
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
+    ) -> None:
+        """One place that turns a failed command into a private message instead of eternal "thinking…"."""
+        if isinstance(error, discord.app_commands.CheckFailure):
+            await embeds.send_private(
+                interaction, embeds.refusal_embed("Not allowed", ["You can't use this command here."])
+            )
+            return
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error("command %s failed", command, exc_info=error)
+        await embeds.send_private(interaction, embeds.OOPS)
 
     def _wake_poller(self) -> None:
         self.poller.wake()

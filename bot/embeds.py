@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import discord
 
@@ -160,3 +161,24 @@ def refusal_embed(title: str, problems: list[str], hint: str | None = None) -> d
 
 def info_embed(title: str, description: str) -> discord.Embed:
     return discord.Embed(title=title, description=clip(description, DESCRIPTION_LIMIT), colour=BLURPLE)
+
+
+OOPS = refusal_embed(
+    "Something went wrong on my side",
+    ["I couldn't finish that. If a video was already queued, it will still be posted here."],
+    "Please try again in a moment; see /videos mine for your videos.",
+)
+
+
+async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    """Answer privately whatever state the interaction is in: first response, or a followup after a defer.
+
+    Once the token has expired (15 minutes) nothing can reach the member privately: log and give up.
+    """
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+    except discord.HTTPException as exc:
+        logging.getLogger(__name__).info("could not answer interaction %s: %s", interaction.id, exc)

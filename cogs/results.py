@@ -51,6 +51,13 @@ class ResultButton(
         return cls(match["action"], int(match["task"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self._act(interaction)
+        except Exception:
+            log.exception("button %s on task %s failed", self.action, self.task_id)
+            await embeds.send_private(interaction, embeds.OOPS)
+
+    async def _act(self, interaction: discord.Interaction) -> None:
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
         task = await bot.store.get(self.task_id)
         if task is None:

@@ -175,6 +175,10 @@ class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
         self.add_item(discord.ui.Label(text="Aspect ratio", component=self.aspect_ratio))
         self.add_item(discord.ui.Label(text="Resolution", component=self.resolution))
 
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # Modal narrows it
+        log.error("the Animate with Grok form failed", exc_info=error)
+        await embeds.send_private(interaction, embeds.OOPS)
+
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         duration, problem = parse_duration(self.duration.value)

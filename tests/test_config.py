@@ -13,7 +13,7 @@ import pytest
 from bot.config import ConfigError, RedactingFilter, Secret, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.totally-not-a-real-token-value-xyz"
+TOKEN = "fake-discord-token-for-config-tests-0123456789"
 KEY = "grok-secret-key-0123456789"
 
 

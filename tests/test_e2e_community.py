@@ -9,7 +9,7 @@ import time
 from tests.conftest import StartBot
 from tests.fakes.discord import DiscordEmulator, Perm, message_text
 from tests.fakes.grok_api import FakeGrokAPI, TaskScript
-from tests.test_e2e_video import wait_result
+from tests.test_e2e_video import make_undeliverable, wait_result
 
 
 async def test_twenty_simultaneous_requests_with_a_limit_of_two_create_exactly_two(
@@ -151,17 +151,7 @@ async def test_status_reposts_a_video_that_could_not_be_delivered(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:
     bot = await start_bot()
-    grok_api.default_script = TaskScript(complete_after=None)
-    shy = emu.add_user("shy", refuses_dms=True)
-    emu.add_member(emu.guild, shy)
-    h = await emu.slash_command("video", {"prompt": "a comet"}, user=shy)
-    await h.wait_text("queued")
-    await emu.delete_channel(emu.channel)
-    grok_api.complete(next(iter(grok_api.tasks)))
-    for _ in range(300):
-        if await bot.store.pending_notices(shy.id):
-            break
-        await asyncio.sleep(0.02)
+    shy, _ = await make_undeliverable(emu, grok_api, bot)
     other = emu.add_text_channel(emu.guild, "other")
     await asyncio.sleep(0.05)
     h = await emu.slash_command("videos", {"task": 1}, subcommand="status", user=shy, channel=other)

@@ -4,6 +4,7 @@ a real SQLite file. Assertions are on what members see and on what the API recei
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -232,10 +233,8 @@ async def test_deleted_channel_delivers_by_dm(emu: DiscordEmulator, grok_api: Fa
     assert "couldn't post in the channel" in result["content"]
 
 
-async def test_dm_refused_too_keeps_the_task_and_tells_the_member_next_time(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
-) -> None:
-    bot = await start_bot()
+async def make_undeliverable(emu: DiscordEmulator, grok_api: FakeGrokAPI, bot: Any) -> tuple[Any, Any]:
+    """A member with closed DMs whose video finishes after its channel was deleted: nowhere to post it."""
     grok_api.default_script = TaskScript(complete_after=None)
     shy = emu.add_user("shy", refuses_dms=True)
     emu.add_member(emu.guild, shy)
@@ -243,15 +242,18 @@ async def test_dm_refused_too_keeps_the_task_and_tells_the_member_next_time(
     await h.wait_text("queued")
     await emu.delete_channel(emu.channel)
     grok_api.complete(next(iter(grok_api.tasks)))
-
-    async def flagged() -> bool:
-        return bool(await bot.store.pending_notices(shy.id))
-
-    for _ in range(200):
-        if await flagged():
-            break
+    for _ in range(300):  # the bot's own database is the only place this shows
+        if owed := await bot.store.pending_notices(shy.id):
+            return shy, owed[0]
         await asyncio.sleep(0.02)
-    task = (await bot.store.pending_notices(shy.id))[0]
+    raise AssertionError("the task was never marked undeliverable")
+
+
+async def test_dm_refused_too_keeps_the_task_and_tells_the_member_next_time(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    bot = await start_bot()
+    shy, task = await make_undeliverable(emu, grok_api, bot)
     assert task.state.value == "downloaded" and task.delivered_message_id is None
     other = emu.add_text_channel(emu.guild, "other")
     await asyncio.sleep(0)
@@ -282,6 +284,17 @@ async def test_api_refusals_are_explained(
     assert GROK_KEY_NOT_IN(text)
     assert len(text) < 4096 + 256
     assert bot_messages(emu, emu.channel) == []
+
+
+async def test_an_unexpected_failure_still_answers_privately(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    bot = await start_bot()
+    await bot.store.db.close()  # a real failure under the command: the database is gone
+    h = await emu.slash_command("video", {"prompt": "a cat"})
+    text = await h.wait_text("Something went wrong")
+    assert h.ephemeral and "Traceback" not in text
+    assert grok_api.creates == []
 
 
 def GROK_KEY_NOT_IN(text: str) -> bool:
