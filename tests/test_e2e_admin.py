@@ -14,7 +14,6 @@ from typing import Any
 from tests.conftest import StartBot
 from tests.fakes.discord import DiscordEmulator, InteractionHandle, Perm
 from tests.fakes.grok_api import FakeGrokAPI, TaskScript
-from tests.test_e2e_video import wait_result
 
 MANAGE_GUILD = str(int(Perm.MANAGE_GUILD))
 
@@ -194,8 +193,10 @@ async def test_pause_stops_members_not_admins_and_running_videos_still_arrive(
     assert "queued" in await video(emu, {"prompt": "an admin's cat"}, user=emu.owner)
 
     grok_api.complete(running)
-    delivered = await wait_result(emu, emu.channel)
-    assert delivered["content"].startswith(f"<@{emu.default_user.id}>")
+    # The admin's video finishes at once, so it may be posted first: wait for the member's own.
+    mention = f"<@{emu.default_user.id}>"
+    delivered = await emu.wait_for_message(emu.channel, lambda m: m["content"].startswith(mention))
+    assert delivered["attachments"]
 
     await admin(emu, "resume")
     assert "queued" in await video(emu, {"prompt": "a cat"})
