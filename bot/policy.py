@@ -127,7 +127,7 @@ def check_admission(
             return Refused(
                 "Cooling down",
                 [f"You can ask for another video {discord_time(ready_at)} "
-                 f"(one every {_seconds(limits.cooldown_seconds)})."],
+                 f"(one every {duration_text(limits.cooldown_seconds)})."],
             )  # fmt: skip
     reset = discord_time(next_reset(now))
     member_total = usage.member_seconds_today + billed_seconds
@@ -151,7 +151,8 @@ def check_admission(
     return None
 
 
-def _seconds(value: float) -> str:
+def duration_text(value: float) -> str:
+    """3600 → "1 h", 120 → "2 min", 45 → "45 s"."""
     value = int(value)
     if value % 3600 == 0 and value >= 3600:
         return f"{value // 3600} h"

@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.policy import DAY, GuildConfig, Limits, cost, day_start, format_money, total_cost
+from bot.policy import DAY, GuildConfig, Limits, cost, day_start, duration_text, format_money, total_cost
 
 if TYPE_CHECKING:
     from bot.app import GrokVideoBot
@@ -47,15 +47,6 @@ PERIOD_CHOICES = [
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def duration_text(seconds: float) -> str:
-    value = int(seconds)
-    if value >= 3600 and value % 3600 == 0:
-        return f"{value // 3600} h"
-    if value >= 60 and value % 60 == 0:
-        return f"{value // 60} min"
-    return f"{value} s"
 
 
 def limit_lines(config: GuildConfig, defaults: Limits) -> list[str]:

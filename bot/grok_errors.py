@@ -1,0 +1,329 @@
+"""The Grok client's typed errors, and how a provider answer maps to one.
+
+Error mapping (HTTP status first; a 2xx error envelope is read by its numeric code when that looks like an
+HTTP status, else by its words):
+
+=======================================  ====================================================
+401                                      AuthenticationError
+402                                      InsufficientBalanceError
+403                                      InsufficientBalanceError if the text is about balance, else
+                                         AuthenticationError
+400, 413, 422                            InsufficientBalanceError if about balance; TaskNotFoundError
+                                         on result if about a missing task; else BadRequestError
+404                                      TaskNotFoundError on result; UnavailableError on create
+429                                      RateLimitedError (Retry-After: seconds or HTTP date, ≤ 1 h)
+408, 409, 3xx, 5xx, anything else        UnavailableError
+2xx envelope (``code`` ≠ 0, ``error``    by words: balance → InsufficientBalanceError, rate/too many/
+object or string without ``id``,         frequent → RateLimitedError, key/token/auth →
+``success: false``)                      AuthenticationError, missing task (result) → TaskNotFoundError;
+                                         otherwise BadRequestError on create (the provider refused it, do
+                                         not pay twice) and UnavailableError on result (keep polling until
+                                         the caller gives up: the task may still finish)
+2xx that is not JSON / wrong shape       MalformedResponseError (``task_id`` set when an id was readable)
+=======================================  ====================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+MAX_PROVIDER_MESSAGE: Final = 500
+MAX_RETRY_AFTER: Final = 3600.0  # a provider asking for more than an hour is wrong or hostile
+Operation = Literal["create", "result"]
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class GrokError(Exception):
+    """Base error; ``str(e)`` is short, plain English and free of secrets."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class GrokConnectionError(GrokError):
+    retryable = True
+
+
+class GrokTimeoutError(GrokConnectionError):
+    retryable = True
+
+
+class GrokStatusError(GrokError):
+    def __init__(
+        self, message: str, *, status: int | None = None, provider_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.provider_message = provider_message
+
+
+class AuthenticationError(GrokStatusError):
+    retryable = False
+
+
+class InsufficientBalanceError(GrokStatusError):
+    retryable = False
+
+
+class BadRequestError(GrokStatusError):
+    retryable = False
+
+
+class TaskNotFoundError(GrokStatusError):
+    retryable = False
+
+
+class RateLimitedError(GrokStatusError):
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, provider_message=provider_message)
+        self.retry_after = retry_after
+
+
+class UnavailableError(GrokStatusError):
+    retryable = True
+
+
+class MalformedResponseError(GrokError):
+    """A 2xx whose body is not what the contract promises. After a create, the task may exist anyway."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int | None = None, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.task_id = task_id
+
+
+class DownloadError(GrokError):
+    """Fetching the video failed. ``retryable`` is decided per instance (CDN outage: yes; 400: no)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class LinkExpiredError(DownloadError):
+    retryable = False
+
+
+class VideoTooLargeError(DownloadError):
+    retryable = False
+
+
+class DownloadConnectionError(DownloadError, GrokConnectionError):
+    retryable = True
+
+
+class DownloadTimeoutError(DownloadConnectionError, GrokTimeoutError):
+    retryable = True
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_BALANCE_RE = re.compile(r"balance|quota|credit|insufficient|余额|额度|欠费", re.IGNORECASE)
+_RATE_RE = re.compile(r"rate[\s_-]?limit|too many|frequen|throttl|频繁|限流", re.IGNORECASE)
+_AUTH_RE = re.compile(
+    r"unauthori[sz]ed|unauthenticated|authenticat|forbidden|api[\s_-]?key|apikey|\btoken\b|"
+    r"invalid[\s_-]?key|令牌|密钥|未授权|鉴权",
+    re.IGNORECASE,
+)
+_NOT_FOUND_RE = re.compile(r"not[\s_-]?found|not[\s_-]?exist|no such|unknown task|不存在", re.IGNORECASE)
+_SUCCESS_CODES: Final = frozenset({"0", "200", "ok", "success"})
+
+
+def clean_text(text: str, secret: str | None = None, limit: int = MAX_PROVIDER_MESSAGE) -> str | None:
+    """One line of at most ``limit`` characters, without control/format characters or ``secret``."""
+    if secret:
+        text = text.replace(secret, "***")
+    text = _CONTROL_RE.sub(" ", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # bidi overrides and friends
+    text = " ".join(text.split())
+    if secret:
+        text = text.replace(secret, "***")  # again: removing format characters may have joined its pieces
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text or None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), clamped to 0..1 h."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError, OverflowError):
+            return int(float(value))
+    return None
+
+
+def _as_float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _is_error_code(code: object) -> bool:
+    if code is None or isinstance(code, bool):
+        return False
+    if isinstance(code, int | float):
+        return code not in (0, 200)
+    if isinstance(code, str):
+        return bool(code.strip()) and code.strip().lower() not in _SUCCESS_CODES
+    return False
+
+
+def _is_error_envelope(payload: object) -> bool:
+    """Whether a 2xx body is the provider's error envelope rather than a task."""
+    if not isinstance(payload, dict) or _valid_id(payload.get("id")):
+        return False  # a task body: its ``error`` is the task's failure reason, read later
+    error = payload.get("error")
+    return (
+        _is_error_code(payload.get("code"))
+        or payload.get("success") is False
+        or isinstance(error, dict)
+        or (isinstance(error, str) and bool(error.strip()))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ErrorInfo:
+    message: str | None  # already cleaned
+    words: str  # message plus type/code, for classification only
+    code: int | None  # numeric envelope code
+
+
+def _error_info(payload: object, text: str, secret: str) -> _ErrorInfo:
+    parts: list[str] = []
+    message: str | None = None
+    code: int | None = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            for key in ("message", "msg", "detail"):
+                if isinstance(error.get(key), str):
+                    message = message or error[key]
+            parts += [str(error.get("type") or ""), str(error.get("code") or "")]
+            code = _as_int(error.get("code"))
+        elif isinstance(error, str) and error.strip():
+            message = error
+        for key in ("msg", "message", "detail"):
+            if isinstance(payload.get(key), str) and payload[key].strip():
+                message = message or payload[key]
+        raw_code = payload.get("code")
+        parts.append(str(raw_code or ""))
+        code = _as_int(raw_code) if _as_int(raw_code) is not None else code
+        if message is None and payload:
+            message = json.dumps(payload, ensure_ascii=False)[: MAX_PROVIDER_MESSAGE * 2]
+    elif text.lstrip().startswith("<"):  # an HTML error page from a proxy: its title is the useful part
+        match = _TITLE_RE.search(text)
+        message = match.group(1) if match else None
+    elif text.strip():
+        message = text
+    cleaned = clean_text(message, secret) if message else None
+    parts.insert(0, cleaned or "")
+    return _ErrorInfo(cleaned, " ".join(parts), code)
+
+
+def _classify(op: Operation, http_status: int, info: _ErrorInfo) -> type[GrokStatusError]:
+    status = http_status
+    is_envelope = 200 <= status < 300
+    if is_envelope and info.code is not None and 400 <= info.code <= 599:
+        status, is_envelope = info.code, False  # an HTTP status carried in the body
+    words = info.words
+    if status == 401:
+        return AuthenticationError
+    if status == 402:
+        return InsufficientBalanceError
+    if status == 429:
+        return RateLimitedError
+    if status == 404:
+        return TaskNotFoundError if op == "result" else UnavailableError
+    if status in (400, 403, 413, 422) or is_envelope:
+        if _BALANCE_RE.search(words):
+            return InsufficientBalanceError
+        if status == 403:
+            return AuthenticationError
+        if op == "result" and _NOT_FOUND_RE.search(words):
+            return TaskNotFoundError
+        if not is_envelope:
+            return BadRequestError
+        if _RATE_RE.search(words):
+            return RateLimitedError
+        if _AUTH_RE.search(words):
+            return AuthenticationError
+        return BadRequestError if op == "create" else UnavailableError
+    return UnavailableError
+
+
+_SUMMARIES: Final[Mapping[type[GrokStatusError], str]] = {
+    AuthenticationError: "the Grok API refused the API key",
+    InsufficientBalanceError: "the Grok API account has insufficient balance",
+    BadRequestError: "the Grok API rejected the request",
+    TaskNotFoundError: "the Grok API does not know this task",
+    RateLimitedError: "the Grok API is rate limiting requests",
+    UnavailableError: "the Grok API is unavailable",
+}
