@@ -62,7 +62,7 @@ def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
             problems.append(f"{f.filename} is not an image I can use (PNG, JPEG, WebP or GIF).")
         elif f.size > max_bytes:
             size, cap = f.size / 1048576, max_bytes / 1048576
-            problems.append(f"{f.filename} is {size:.1f} MB; images can be at most {cap:.0f} MB.")
+            problems.append(f"{f.filename} is {size:.2f} MB; images can be at most {round(cap, 2):g} MB.")
     return problems
 
 

@@ -301,3 +301,26 @@ def GROK_KEY_NOT_IN(text: str) -> bool:
     from tests.conftest import GROK_KEY
 
     return GROK_KEY not in text
+
+
+async def test_duration_suggestions_follow_the_chosen_model(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    choices = await emu.autocomplete("video", {"prompt": "x", "model": "grok_video3_max", "duration": ""}, focused="duration")
+    assert [c["value"] for c in choices] == [6, 10, 12, 16, 20, 30]
+    choices = await emu.autocomplete("video", {"prompt": "x", "model": "grok_video3_stable", "duration": "1"}, focused="duration")
+    assert [c["value"] for c in choices] == [10]
+    choices = await emu.autocomplete("video", {"prompt": "x", "duration": "2"}, focused="duration")
+    assert [c["value"] for c in choices] == list(range(20, 30))
+    assert grok_api.requests == []
+
+
+async def test_an_image_over_the_size_cap_is_refused(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    await start_bot(MAX_IMAGE_MB="0.01")
+    h = await emu.slash_command("video", {"prompt": "a cat"}, attachments=[("huge.png", PNG + b"\x00" * 20_000, "image/png")])
+    text = await h.wait_text("huge.png")
+    assert "at most" in text and h.ephemeral
+    assert grok_api.creates == []
