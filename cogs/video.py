@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
@@ -19,6 +18,7 @@ from bot import embeds
 from bot.catalogue import MAX_PROMPT_CHARS, Catalogue, VideoRequest
 from bot.policy import Limits, Refused, Requester, check_access
 from bot.submit import Accepted, Submission
+from cogs.video_input import ImageFile, image_problems, missing_permissions, parse_duration, parse_reply
 
 if TYPE_CHECKING:
     from bot.app import GrokVideoBot
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "grok_video3"
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 _CONTRACT = Catalogue.default()
 ALL_RATIOS = sorted(
     {r for m in _CONTRACT.models.values() for r in m.aspect_ratios},
@@ -37,99 +36,6 @@ MODEL_CHOICES = [
     app_commands.Choice(name=f"{m.label} ({m.description})"[:100], value=m.id)
     for m in _CONTRACT.models.values()
 ]
-MAX_SLASH_IMAGES = max(m.max_images for m in _CONTRACT.models.values())  # 7
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFile:
-    """What we need of a Discord attachment to judge it and pass it on."""
-
-    filename: str
-    url: str
-    size: int
-    content_type: str | None
-
-    @classmethod
-    def of(cls, attachment: discord.Attachment) -> ImageFile:
-        return cls(attachment.filename, attachment.url, attachment.size, attachment.content_type)
-
-
-def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
-    problems = []
-    for f in files:
-        kind = (f.content_type or "").split(";")[0].strip().lower()
-        if kind not in IMAGE_TYPES:
-            problems.append(f"{f.filename} is not an image I can use (PNG, JPEG, WebP or GIF).")
-        elif f.size > max_bytes:
-            size, cap = f.size / 1048576, max_bytes / 1048576
-            problems.append(f"{f.filename} is {size:.2f} MB; images can be at most {round(cap, 2):g} MB.")
-    return problems
-
-
-def missing_permissions(permissions: discord.Permissions) -> list[str]:
-    needed = {
-        "View Channel": permissions.view_channel,
-        "Send Messages": permissions.send_messages,
-        "Embed Links": permissions.embed_links,
-        "Attach Files": permissions.attach_files,
-        "Read Message History": permissions.read_message_history,
-    }
-    return [name for name, ok in needed.items() if not ok]
-
-
-# ---- reply mode flags ----------------------------------------------------------------------------------
-
-_FLAG_NAMES = {
-    "--model": "model",
-    "-m": "model",
-    "--duration": "duration",
-    "-d": "duration",
-    "--aspect": "aspect_ratio",
-    "--ar": "aspect_ratio",
-    "--aspect-ratio": "aspect_ratio",
-    "--resolution": "resolution",
-    "--res": "resolution",
-}
-_FLAG_RE = re.compile(r"(?<!\S)(--?[A-Za-z-]+)(?:[ =]+([^\s-][^\s]*))?")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedReply:
-    prompt: str
-    options: dict[str, str]
-    problems: list[str]
-
-
-def parse_reply(text: str) -> ParsedReply:
-    """`a cat surfing --model grok_video3_max --ar 9:16` → prompt + options; unknown flags are problems."""
-    options: dict[str, str] = {}
-    problems: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        flag, value = match.group(1).lower(), match.group(2)
-        name = _FLAG_NAMES.get(flag)
-        if name is None:
-            problems.append(f"I don't know the option {flag}. I know --model, --duration, --ar and --res.")
-        elif value is None:
-            problems.append(f"{flag} needs a value, e.g. {flag} {_FLAG_EXAMPLES[name]}.")
-        else:
-            options[name] = value
-        return " "
-
-    prompt = " ".join(_FLAG_RE.sub(take, text).split())
-    return ParsedReply(prompt, options, problems)
-
-
-_FLAG_EXAMPLES = {"model": "grok_video3_max", "duration": "10", "aspect_ratio": "9:16", "resolution": "720p"}
-
-
-def parse_duration(raw: str | None) -> tuple[int | None, str | None]:
-    if raw is None or not raw.strip():
-        return None, None
-    text = raw.strip().lower().removesuffix("s").strip()
-    if not text.isdigit():
-        return None, f"The duration must be a whole number of seconds (you wrote “{raw.strip()[:20]}”)."
-    return int(text), None
 
 
 class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
