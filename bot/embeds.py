@@ -11,16 +11,13 @@ from bot.scheduler import progress_fraction
 from bot.store import State, Task
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
-CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
-TITLE_LIMIT = 256
 
 BLURPLE = discord.Colour.blurple()
 GREEN = discord.Colour.green()
 RED = discord.Colour.red()
 ORANGE = discord.Colour.orange()
-GREY = discord.Colour.light_grey()
 
 _STATE_LABELS = {
     State.SUBMITTING: "Sending to Grok…",

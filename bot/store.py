@@ -44,8 +44,6 @@ IN_FLIGHT = (State.SUBMITTING, State.QUEUED, State.PROCESSING, State.COMPLETED)
 POLLING = (State.QUEUED, State.PROCESSING)
 #: States whose outcome still has to be posted in Discord.
 TO_DELIVER = (State.DOWNLOADED, State.FAILED, State.EXPIRED, State.LOST)
-#: States that will never change again.
-TERMINAL = (State.REJECTED, State.DELIVERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +116,6 @@ class Task:
 _TASK_COLUMNS = tuple(f.name for f in fields(Task))
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at"}
 _MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
-
-
-class StaleTransition(Exception):
-    """Internal: raised by `TaskStore.require` when another worker changed the task first."""
 
 
 class TaskStore:
@@ -303,13 +297,6 @@ class TaskStore:
         if not won:
             log.debug("task %s: transition from %s lost the race", task_id, expected_states)
         return won
-
-    async def require(
-        self, task_id: int, expected: State | Iterable[State], new_state: State | None = None, **changes: Any
-    ) -> None:
-        """`transition`, raising StaleTransition when the task moved on (for code that must stop then)."""
-        if not await self.transition(task_id, expected, new_state, **changes):
-            raise StaleTransition(task_id)
 
     async def set_status_message(self, task_id: int, message_id: int) -> None:
         """Not a state change: the status message may be posted after the poller already moved the task."""

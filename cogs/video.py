@@ -249,8 +249,10 @@ class VideoCog(commands.Cog):
             resolution=parsed.options.get("resolution"),
             image_urls=tuple(i.url for i in images),
         )
-        assert isinstance(message.channel, discord.abc.GuildChannel)
-        assert isinstance(message.author, discord.Member)
+        if not isinstance(message.channel, discord.abc.GuildChannel) or not isinstance(
+            message.author, discord.Member
+        ):
+            return  # guild messages always carry both; anything else is not ours to answer
         permissions = message.channel.permissions_for(message.guild.me)
         refusal = self.refusal_for(request, images, [*parsed.problems, *([problem] if problem else [])])
         refusal = self.channel_refusal(permissions, True) or refusal
