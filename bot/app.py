@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.delivery import DiscordDelivery
 from bot.grok import GrokClient
 from bot.poller import Poller, PollerConfig
-from bot.scheduler import PollPlan
+from bot.scheduler import PollPlan, submit_grace
 from bot.store import TaskStore
 from bot.submit import Submitter
 
@@ -75,7 +75,11 @@ class GrokVideoBot(commands.Bot):
             self, self.store, poll_interval=s.poll_interval_seconds, status_edit_seconds=s.status_edit_seconds
         )
         s.video_dir.mkdir(parents=True, exist_ok=True)
-        plan = PollPlan(base_interval=s.poll_interval_seconds, task_timeout=s.task_timeout_seconds)
+        plan = PollPlan(
+            base_interval=s.poll_interval_seconds,
+            task_timeout=s.task_timeout_seconds,
+            submit_grace=submit_grace(s.grok_timeout_seconds),
+        )
         self.submitter = Submitter(self.store, self.grok, self.catalogue, plan, on_queued=self._wake_poller)
         self.poller = Poller(
             self.store,

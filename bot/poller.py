@@ -23,8 +23,6 @@ from bot.store import POLLING, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
 
-#: A task still `submitting` this long after it was written belongs to a process that died mid-create.
-SUBMITTING_GRACE_SECONDS = 120.0
 #: The loop wakes at least this often even with nothing due (cheap: one indexed MIN() query).
 IDLE_WAKE_SECONDS = 30.0
 
@@ -45,7 +43,6 @@ class PollerConfig:
     concurrency: int
     video_dir: Path
     max_video_bytes: int
-    submitting_grace: float = SUBMITTING_GRACE_SECONDS
 
 
 class Poller:
@@ -165,10 +162,9 @@ class Poller:
 
     async def _recover_submitting(self, task: Task) -> None:
         now = self._clock()
-        if now - task.created_at < self._config.submitting_grace:
-            await self._store.transition(
-                task.id, State.SUBMITTING, next_poll_at=task.created_at + self._config.submitting_grace
-            )
+        grace = self._config.plan.submit_grace
+        if now - task.created_at < grace:
+            await self._store.transition(task.id, State.SUBMITTING, next_poll_at=task.created_at + grace)
             return
         if await self._store.transition(
             task.id,

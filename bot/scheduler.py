@@ -23,6 +23,18 @@ class PollPlan:
     base_interval: float  # POLL_INTERVAL_SECONDS
     task_timeout: float  # TASK_TIMEOUT_SECONDS
     jitter: float = 0.1  # ±10 % spreads tasks created together over time
+    #: A task still `submitting` this long after its row was written belongs to a process that died during
+    #: the create call: the call itself cannot last longer (see submit_grace).
+    submit_grace: float = 120.0
+
+
+#: Room beyond the create call's own timeout before a `submitting` row counts as abandoned.
+SUBMIT_GRACE_MARGIN = 2.0
+
+
+def submit_grace(create_timeout: float) -> float:
+    """How long a create call can possibly be in flight: its total timeout, plus a margin."""
+    return create_timeout + SUBMIT_GRACE_MARGIN
 
 
 def next_poll_delay(plan: PollPlan, rng: random.Random | None = None) -> float:

@@ -169,14 +169,16 @@ class TaskStore:
 
     # ---- tasks -------------------------------------------------------------------------------------
 
-    async def create_task_if(self, new: NewTask, decide: Callable[[Usage], Refused | None]) -> Task | Refused:
+    async def create_task_if(
+        self, new: NewTask, decide: Callable[[Usage], Refused | None], next_poll_at: float | None = None
+    ) -> Task | Refused:
         """Insert the task only if `decide` accepts the usage read just before, with no other admission
         in between (so concurrent requests cannot all slip under a limit)."""
         async with self._admission:
             refusal = decide(await self.usage(new.requester_id, new.guild_id))
             if refusal is not None:
                 return refusal
-            return await self.create_task(new)
+            return await self.create_task(new, next_poll_at)
 
     async def usage(self, requester_id: int, guild_id: int | None, now: float | None = None) -> Usage:
         """What counts against a member's limits. Tasks the provider refused at once never count."""
@@ -244,17 +246,19 @@ class TaskStore:
             ),
         )  # fmt: skip
 
-    async def create_task(self, new: NewTask) -> Task:
+    async def create_task(self, new: NewTask, next_poll_at: float | None = None) -> Task:
+        """Insert in state `submitting`. `next_poll_at` is when the poller should look again if nothing else
+        moves the task first (a crash during the create call): without it the row would never be due."""
         now = self._clock()
         cursor = await self._db.execute(
             """INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
                    model, prompt, duration, aspect_ratio, resolution, image_urls, billed_seconds,
-                   created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   created_at, updated_at, next_poll_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 State.SUBMITTING, new.source, new.guild_id, new.channel_id, new.requester_id,
                 new.origin_message_id, new.model, new.prompt, new.duration, new.aspect_ratio,
-                new.resolution, json.dumps(list(new.image_urls)), new.billed_seconds, now, now,
+                new.resolution, json.dumps(list(new.image_urls)), new.billed_seconds, now, now, next_poll_at,
             ),
         )  # fmt: skip
         task_id = cursor.lastrowid

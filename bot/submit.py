@@ -106,15 +106,18 @@ class Submitter:
             image_urls=tuple(body.get("image_urls", ())),
             billed_seconds=spec.billed_seconds(request.duration),
         )
-        # Written BEFORE the paid call: a crash from here on leaves a row the poller turns into `lost`.
+        # Written BEFORE the paid call: a crash from here on leaves a row the poller turns into `lost`
+        # once the call can no longer be in flight.
+        recheck_at = self._clock() + self._plan.submit_grace
         if limits is None:
-            task = await self._store.create_task(new)
+            task = await self._store.create_task(new, recheck_at)
         else:
             admitted = await self._store.create_task_if(
                 new,
                 lambda usage: check_admission(
                     limits, usage, new.billed_seconds, self._clock(), bypass=bypass
                 ),
+                recheck_at,
             )
             if isinstance(admitted, Refused):
                 return admitted
@@ -130,6 +133,7 @@ class Submitter:
                 State.REJECTED,
                 failure_reason="; ".join(refusal.problems)[:1000],
                 finished_at=self._clock(),
+                next_poll_at=None,
             )
             return refusal
         now = self._clock()

@@ -158,12 +158,12 @@ class BotProcess:
 
 
 @pytest.fixture
-async def spawn(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[BotProcess]]]:
+async def spawn(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
     started: list[BotProcess] = []
 
-    async def start() -> BotProcess:
+    async def start(**extra_env: str) -> BotProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=tmp_path, env=_child_env(bot_env),
+            sys.executable, "-m", "bot", cwd=tmp_path, env=_child_env(bot_env, **extra_env),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         bot = BotProcess(proc)
@@ -216,3 +216,23 @@ async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_onc
     assert await third.stop() == 0
     for line in first.lines + second.lines + third.lines:
         assert GROK_KEY not in line and bot_env["DISCORD_TOKEN"] not in line
+
+
+async def test_killed_during_the_create_call_the_member_is_told_after_restart(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Callable[..., Awaitable[BotProcess]]
+) -> None:
+    """The row is written before the paid call; the process dies before the answer. Nobody knows whether
+    the provider started the video, so after the create could no longer be pending the member is told."""
+    grok_api.slow_next("create", 30.0)
+    first = await spawn(GROK_TIMEOUT_SECONDS="1")
+    h = await emu.slash_command("video", {"prompt": "in flight"})
+    await h.wait_response()
+    await grok_api.wait_for_requests(lambda r: r.endpoint == "create")
+    await first.kill()
+
+    second = await spawn(GROK_TIMEOUT_SECONDS="1")
+    lost = await emu.wait_for_message(emu.channel, lambda m: "restarted while sending" in message_text(m), timeout=15)
+    assert lost["content"].startswith(f"<@{emu.default_user.id}>")
+    assert "lost" in message_text(lost).lower()
+    assert len(grok_api.creates) == 1, "never re-sent: it may have been paid for"
+    assert await second.stop() == 0
