@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.store import TaskStore
+from bot.core.store import TaskStore
 
 QUERY = (
     "SELECT * FROM tasks {hint} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at LIMIT 16"

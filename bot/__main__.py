@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.config import ConfigError, load_settings, setup_logging
+from bot.core.config import ConfigError, load_settings, setup_logging
 
 
 def main() -> int:
@@ -14,7 +14,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     setup_logging(settings)
-    from bot.app import run  # imported late: a settings error should not wait for discord.py to load
+    from bot.discord.app import run  # imported late: a settings error should not wait for discord.py to load
 
     return run(settings)
 

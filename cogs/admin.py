@@ -19,11 +19,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.policy import DAY, GuildConfig, Limits, cost, day_start, duration_text, format_money, total_cost
+from bot.core.policy import DAY, GuildConfig, Limits, cost, day_start, duration_text, format_money, total_cost
+from bot.discord import embeds
 
 if TYPE_CHECKING:
-    from bot.app import GrokVideoBot
+    from bot.discord.app import GrokVideoBot
 
 #: Each allowed channel is listed in every refusal; past this the list stops being readable.
 MAX_ALLOWED_CHANNELS = 25

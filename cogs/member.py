@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.policy import discord_time, next_reset
-from bot.store import TO_DELIVER, State, Task
+from bot.core.policy import discord_time, next_reset
+from bot.core.store import TO_DELIVER, State, Task
+from bot.discord import embeds
 from cogs.results import details_embed
 
 if TYPE_CHECKING:
-    from bot.app import GrokVideoBot
+    from bot.discord.app import GrokVideoBot
 
 MINE_LIMIT = 10
 _STATE_ICONS = {

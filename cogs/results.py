@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot import embeds
-from bot.catalogue import VideoRequest
-from bot.store import Task
+from bot.core.catalogue import VideoRequest
+from bot.core.store import Task
+from bot.discord import embeds
 
 if TYPE_CHECKING:
-    from bot.app import GrokVideoBot
+    from bot.discord.app import GrokVideoBot
     from cogs.video import VideoCog
 
 log = logging.getLogger(__name__)

@@ -14,14 +14,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.catalogue import MAX_PROMPT_CHARS, Catalogue, VideoRequest
-from bot.policy import Limits, Refused, Requester, check_access
-from bot.submit import Accepted, Submission
+from bot.core.catalogue import MAX_PROMPT_CHARS, Catalogue, VideoRequest
+from bot.core.pipeline import Accepted, Submission
+from bot.core.policy import Limits, Refused, Requester, check_access
+from bot.discord import embeds
 from cogs.video_input import ImageFile, image_problems, missing_permissions, parse_duration, parse_reply
 
 if TYPE_CHECKING:
-    from bot.app import GrokVideoBot
+    from bot.discord.app import GrokVideoBot
 
 log = logging.getLogger(__name__)
 

@@ -65,9 +65,9 @@ StartBot = Callable[..., Awaitable[Any]]
 @pytest.fixture
 async def start_bot(bot_env: dict[str, str]) -> AsyncIterator[StartBot]:
     """Start the real GrokVideoBot in this event loop (its setup_hook, cogs, poller and all)."""
-    from bot.app import GrokVideoBot
-    from bot.catalogue import Catalogue
-    from bot.config import load_settings
+    from bot.core.catalogue import Catalogue
+    from bot.core.config import load_settings
+    from bot.discord.app import GrokVideoBot
 
     running: list[tuple[Any, asyncio.Task[None]]] = []
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalogue import (
+from bot.core.catalogue import (
     MAX_PROMPT_CHARS,
     Catalogue,
     CatalogueError,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, RedactingFilter, Secret, load_settings
+from bot.core.config import ConfigError, RedactingFilter, Secret, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "fake-discord-token-for-config-tests-0123456789"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.grok import (
+from bot.core.grok import (
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
     AuthenticationError,

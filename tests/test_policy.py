@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.policy import (
+from bot.core.policy import (
     DAY,
     GuildConfig,
     Limits,

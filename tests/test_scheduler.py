@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.scheduler import (
+from bot.core.scheduler import (
     MAX_ERROR_BACKOFF_SECONDS,
     PollPlan,
     error_backoff,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import NewTask, State, TaskStore
+from bot.core.store import NewTask, State, TaskStore
 
 
 def new_task(**overrides: object) -> NewTask:
@@ -98,7 +98,7 @@ def test_reopen_after_abrupt_close(tmp_path: Path) -> None:
     script = f"""
 import asyncio, os
 from pathlib import Path
-from bot.store import TaskStore, NewTask, State
+from bot.core.store import TaskStore, NewTask, State
 async def main():
     s = await TaskStore.open(Path({str(path)!r}))
     for i in range(5):

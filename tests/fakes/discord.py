@@ -6,7 +6,7 @@ discord.py is pointed at it only through two documented class attributes (nothin
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(emu.gateway_url)  # ws://127.0.0.1:PORT/gateway
 
 ``emu.patch_discord_py()`` does both in-process and returns an undo callable; ``emu.env()`` gives the same two
-URLs as environment variables (``DISCORD_API_BASE_URL``, ``DISCORD_GATEWAY_URL``, the names bot/config.py
+URLs as environment variables (``DISCORD_API_BASE_URL``, ``DISCORD_GATEWAY_URL``, the names bot/core/config.py
 reads) for a bot run as a subprocess.
 The emulator lives in the test's event loop and keeps every piece of state (guilds, messages, registered
 commands, uploaded files, interactions) across bot disconnects, restarts and re-IDENTIFYs.

@@ -293,7 +293,7 @@ class Catalogue:
         """The contract, with MODELS_FILE's overrides applied when a path is given."""
         if path is None:
             return cls.default()
-        from bot.models_file import apply_overrides  # the TOML reader is only needed with MODELS_FILE
+        from bot.core.models_file import apply_overrides  # the TOML reader is only needed with MODELS_FILE
 
         return cls(apply_overrides(path, cls.default().models))
 

@@ -2,7 +2,7 @@
 CREATE TABLE tasks (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     api_id               TEXT UNIQUE,              -- the provider's task id, once create answered
-    state                TEXT    NOT NULL,         -- see bot/store.py: State
+    state                TEXT    NOT NULL,         -- see bot/core/store.py: State
     outcome              TEXT,                     -- what was posted when delivered: video | link | failed | expired | lost
     source               TEXT    NOT NULL,         -- slash | context | reply | regenerate
     guild_id             INTEGER,

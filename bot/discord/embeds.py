@@ -7,8 +7,8 @@ import logging
 
 import discord
 
-from bot.scheduler import progress_fraction
-from bot.store import State, Task
+from bot.core.scheduler import progress_fraction
+from bot.core.store import State, Task
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 DESCRIPTION_LIMIT = 4096

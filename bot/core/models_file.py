@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.catalogue import (
+from bot.core.catalogue import (
     _MAX_DURATION,
     BILLINGS,
     CatalogueError,

@@ -15,15 +15,15 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot import embeds
-from bot.catalogue import Catalogue, CatalogueError
-from bot.config import Settings
-from bot.delivery import DiscordDelivery
-from bot.grok import GrokClient
-from bot.poller import Poller, PollerConfig
-from bot.scheduler import PollPlan, submit_grace
-from bot.store import TaskStore
-from bot.submit import Submitter
+from bot.core.catalogue import Catalogue, CatalogueError
+from bot.core.config import Settings
+from bot.core.grok import GrokClient
+from bot.core.pipeline import Submitter
+from bot.core.poller import Poller, PollerConfig
+from bot.core.scheduler import PollPlan, submit_grace
+from bot.core.store import TaskStore
+from bot.discord import embeds
+from bot.discord.delivery import DiscordDelivery
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
-# The errors live in bot/grok_errors.py and are re-exported: callers use bot.grok.<Error>.
-from bot.grok_errors import (  # noqa: F401
+# The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
+from bot.core.grok_errors import (  # noqa: F401
     _SUMMARIES,
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot import grok
-from bot.catalogue import Catalogue, VideoRequest
-from bot.policy import Limits, Refused, check_admission
-from bot.scheduler import PollPlan, next_poll_delay
-from bot.store import NewTask, State, Task, TaskStore
+from bot.core import grok
+from bot.core.catalogue import Catalogue, VideoRequest
+from bot.core.policy import Limits, Refused, check_admission
+from bot.core.scheduler import PollPlan, next_poll_delay
+from bot.core.store import NewTask, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
 

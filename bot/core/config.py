@@ -16,7 +16,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from bot.policy import Limits, parse_prices
+from bot.core.policy import Limits, parse_prices
 
 DEFAULT_GROK_API_BASE_URL = "https://zcbservice.aizfw.cn/kyyReactApiServer"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

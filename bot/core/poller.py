@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot import grok
-from bot.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay
-from bot.store import POLLING, TO_DELIVER, State, Task, TaskStore
+from bot.core import grok
+from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay
+from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ IDLE_WAKE_SECONDS = 30.0
 
 
 class Delivery(Protocol):
-    """What the poller needs from the Discord side (bot/delivery.py implements it)."""
+    """What the poller needs from the Discord side (bot/discord/delivery.py implements it)."""
 
     async def deliver(self, task: Task) -> None:
         """Post the task's outcome exactly once and mark it delivered, or schedule a retry."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.policy import GuildConfig, Refused, Usage, day_start
+from bot.core.policy import GuildConfig, Refused, Usage, day_start
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         row = await cursor.fetchone()
     current = int(row[0]) if row else 0
     scripts: list[tuple[int, str]] = []
-    for entry in resources.files("bot").joinpath("migrations").iterdir():
+    for entry in resources.files("bot.core").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             scripts.append((int(match.group(1)), entry.read_text(encoding="utf-8")))

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import discord
 
-from bot import embeds
-from bot.scheduler import delivery_backoff, estimate_seconds
-from bot.store import TO_DELIVER, State, Task, TaskStore
-from bot.transcode import shrink_to_fit
+from bot.core.scheduler import delivery_backoff, estimate_seconds
+from bot.core.store import TO_DELIVER, State, Task, TaskStore
+from bot.core.transcode import shrink_to_fit
+from bot.discord import embeds
 
 log = logging.getLogger(__name__)
 
