@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.core.policy import discord_time, next_reset
 from bot.core.store import TO_DELIVER, State, Task
 from bot.discord import embeds
-from cogs.results import details_embed
+from bot.discord.views import details_embed
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ LABELLED_URLS: tuple[tuple[str, str], ...] = (
 
 prompts = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "\n\t ", "\u3000"]),
+    st.sampled_from(["", " ", "\n\t ", "\u3000", "\u200b\u200d", "\u202e\u2066 \u2800", "\u3164\ufeff", "a\u200b"]),
     st.integers(MAX_PROMPT_CHARS - 3, MAX_PROMPT_CHARS + 3).map(lambda n: "  " + "x" * n + "\n"),
 )
 models = st.sampled_from([*CONTRACT, "grok_video4", "", "GROK_VIDEO3", "grok_video3 "])
@@ -186,13 +187,25 @@ resolutions = st.one_of(st.none(), st.sampled_from(ALL_RESOLUTIONS), st.text(max
 images = st.lists(st.sampled_from(LABELLED_URLS), max_size=9)
 
 
+# Characters that draw nothing: Unicode's control, format, surrogate, unassigned and separator categories,
+# and the blank "letters" used to fake an empty message.
+BLANK_LETTERS = {"\u2800", "\u3164", "\u115f", "\u1160", "\uffa0", "\u17b4", "\u17b5", "\u034f"}
+
+
+def shows_nothing(text: str) -> bool:
+    return all(
+        ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn") or unicodedata.category(ch)[0] == "Z"
+        for ch in text
+    )
+
+
 def oracle_problem_count(model: str, prompt: str, duration: int | None, ratio: str | None,
                          resolution: str | None, labelled: list[tuple[str, str]]) -> int:
     c = CONTRACT.get(model)
     kinds = [kind for _, kind in labelled]
     count = int(c is None)
     trimmed = prompt.strip()
-    count += int(not trimmed or len(trimmed) > MAX_PROMPT_CHARS)
+    count += int(shows_nothing(trimmed) or len(trimmed) > MAX_PROMPT_CHARS)
     if c is not None:
         count += int(duration is not None and duration not in c.durations)
         count += int(ratio is not None and ratio not in c.ratios)
@@ -520,3 +533,16 @@ def test_duration_range_override(tmp_path: Path) -> None:
     assert catalogue.validate(VideoRequest("grok_video3", "x", duration=20)) == [
         "grok_video3 takes any whole number of seconds from 6 to 15 (you asked for 20)."
     ]
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["\u200b", "\u200b\u200c\u200d\u2060", "\u202e\u202d\u2066\u2069", "\u2800\u2800", "\u3164", " \ufeff\u00ad "],
+)
+def test_a_prompt_of_invisible_characters_is_refused_like_an_empty_one(prompt: str) -> None:
+    problems = Catalogue.default().validate(VideoRequest("grok_video3", prompt))
+    assert problems == ["Please describe the video you want: the prompt is empty."]
+
+
+def test_a_visible_prompt_with_invisible_characters_is_accepted() -> None:
+    assert Catalogue.default().validate(VideoRequest("grok_video3", "\u200ba fox\u2800")) == []

@@ -1,48 +1,70 @@
-"""The four Grok video models' limits as data, and the one place a request is checked against them.
+"""The one place a member's request is checked against the models' limits and turned into the API's body.
 
-Pure: no Discord, no network. The only I/O is reading the optional MODELS_FILE (TOML), which lets a server
-owner correct a model's limits without a code change, because the provider's own pages disagree with each
-other (see models.example.toml). The defaults follow the provider's "Create Video Task" page word for word.
+Pure: no Discord, no network. The models themselves are data in `bot/core/models.py`; an owner's
+MODELS_FILE (`bot/core/models_file.py`) may change them. Every surface (the /video options, the form's
+select, reply-mode flags, the messages) reads the catalogue as loaded, never the built-in list.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
-Billing = Literal["per_second", "per_call"]
-BILLINGS: tuple[str, ...] = get_args(Billing)
+from bot.core.models import (
+    CONTRACT,
+    MAX_MODELS,
+    CatalogueError,
+    ModelSpec,
+    catalogue_problems,
+    join_or,
+    plural,
+)
+from bot.core.models_file import apply_overrides
+
+__all__ = [
+    "MAX_MODELS",
+    "MAX_PROMPT_CHARS",
+    "PREFERRED_DEFAULT_MODEL",
+    "Catalogue",
+    "CatalogueError",
+    "InvalidRequest",
+    "ModelSpec",
+    "VideoRequest",
+    "visible",
+]
 
 # The prompt is shown back in the status embed's description (4,096) and, where embeds are not allowed or
 # the bot falls back to a DM, in a plain message whose content caps at 2,000 characters; 1,800 leaves room
 # for the mention and labels around it. Discord's inputs (modal text field 4,000, slash option 6,000) are
 # both larger, so this cap is the binding one and members are told it.
 MAX_PROMPT_CHARS = 1800
+#: The model a member gets without choosing one, while the catalogue has it.
+PREFERRED_DEFAULT_MODEL = "grok_video3"
 
-# A slash-command option shows at most 25 choices, so a catalogue larger than that could not be offered.
-MAX_MODELS = 25
-_MAX_DURATION = 600  # owner-supplied limits beyond ten minutes are surely typos
-_MAX_LISTED_DURATIONS = 12  # non-contiguous lists longer than this would make unreadable messages
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
-_RATIO_RE = re.compile(r"[1-9][0-9]?:[1-9][0-9]?")
-_RESOLUTION_RE = re.compile(r"[0-9A-Za-z]{2,10}")
+# Characters that draw nothing: a prompt made only of these is empty to a person, yet would be paid for.
+# Unicode's format (Cf: zero-width spaces, bidi controls, the BOM), control and separator categories, plus
+# the blank "letters" people paste to fake an empty message (Braille blank, the Hangul fillers, Khmer's
+# inherent vowels, the combining grapheme joiner).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Cn", "Zs", "Zl", "Zp"})
+_BLANK_LOOKALIKES = frozenset("\u2800\u3164\u115f\u1160\uffa0\u17b4\u17b5\u034f")
+
+
+def visible(text: str) -> bool:
+    """Whether the text shows anything at all (whitespace and invisible characters don't count)."""
+    return any(
+        not ch.isspace()
+        and ch not in _BLANK_LOOKALIKES
+        and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+        for ch in text
+    )
 _WHITESPACE_RE = re.compile(r"\s")
 _DATA_IMAGE_RE = re.compile(r"data:image/[A-Za-z0-9.+-]+(;[^,\s]*)?,\S+", re.IGNORECASE)
-
-
-def _join_or(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _echo(value: object, limit: int = 24) -> str:
@@ -59,105 +81,6 @@ def _echo(value: object, limit: int = 24) -> str:
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    id: str
-    label: str
-    durations: tuple[int, ...]
-    default_duration: int
-    send_duration: bool  # False: the model makes one fixed length and the field must not be sent
-    aspect_ratios: tuple[str, ...]
-    default_aspect_ratio: str
-    resolutions: tuple[str, ...]
-    default_resolution: str
-    max_images: int
-    public_urls_only: bool  # True: data: (base64) images are refused
-    billing: Billing
-    description: str = ""  # empty: derived, e.g. "6–30 s, 5 ratios, 480p/720p, up to 7 images"
-
-    def __post_init__(self) -> None:
-        # Sorted and de-duplicated so messages and choices list durations in order.
-        object.__setattr__(self, "durations", tuple(sorted(set(self.durations))))
-        object.__setattr__(self, "aspect_ratios", tuple(self.aspect_ratios))
-        object.__setattr__(self, "resolutions", tuple(self.resolutions))
-        if not self.description and not self.problems():
-            object.__setattr__(self, "description", self._summary())
-
-    def billed_seconds(self, duration: int | None) -> int:
-        """Video-seconds a request counts for; per-call and fixed-length models count their default length."""
-        if self.billing == "per_call" or not self.send_duration or duration is None:
-            return self.default_duration
-        return duration
-
-    def describe_durations(self) -> str:
-        d = self.durations
-        if len(d) == 1:
-            return f"always {d[0]}"
-        if self._is_range():
-            return f"any whole number from {d[0]} to {d[-1]}"
-        return _join_or([str(x) for x in d])
-
-    def _is_range(self) -> bool:
-        d = self.durations
-        return len(d) >= 3 and d == tuple(range(d[0], d[-1] + 1))
-
-    def _summary(self) -> str:
-        d = self.durations
-        if len(d) == 1:
-            seconds = f"always {d[0]} s"
-        elif self._is_range():
-            seconds = f"{d[0]}–{d[-1]} s"
-        else:
-            seconds = "/".join(str(x) for x in d) + " s"
-        n_ratios = len(self.aspect_ratios)
-        ratios = self.aspect_ratios[0] if n_ratios == 1 else f"{n_ratios} ratios"
-        if self.max_images == 0:
-            images = "no images"
-        else:
-            kind = "image link" if self.public_urls_only else "image"
-            images = f"up to {_plural(self.max_images, kind)}"
-        return f"{seconds}, {ratios}, {'/'.join(self.resolutions)}, {images}"
-
-    def problems(self) -> list[str]:
-        """Broken invariants, worded for the owner editing MODELS_FILE; empty when the spec is usable."""
-        out: list[str] = []
-        if not _ID_RE.fullmatch(self.id):
-            out.append(f"the model id {self.id!r} must be 1–60 letters, digits, '_', '.' or '-'")
-        if not self.label.strip() or len(self.label) > 40:
-            out.append("label must be 1–40 characters")
-        if len(self.description) > 100:
-            out.append("description must be at most 100 characters (Discord's limit for a choice)")
-        if not self.durations:
-            out.append("durations must not be empty")
-        elif self.durations[0] < 1 or self.durations[-1] > _MAX_DURATION:
-            out.append(f"durations must be between 1 and {_MAX_DURATION} seconds")
-        elif not self._is_range() and len(self.durations) > _MAX_LISTED_DURATIONS:
-            out.append(f"durations may list at most {_MAX_LISTED_DURATIONS} values unless they form a range")
-        elif self.default_duration not in self.durations:
-            out.append(f"default_duration {self.default_duration} is not one of the durations")
-        if not self.send_duration and len(self.durations) != 1:
-            out.append("send_duration = false needs exactly one duration (the length the model always makes)")
-        for name, values, default, pattern, example, cap in (
-            ("aspect_ratios", self.aspect_ratios, self.default_aspect_ratio, _RATIO_RE, "16:9", 10),
-            ("resolutions", self.resolutions, self.default_resolution, _RESOLUTION_RE, "720p", 6),
-        ):
-            singular = name[:-1]
-            if not values:
-                out.append(f"{name} must not be empty")
-            elif len(values) > cap:
-                out.append(f"{name} may list at most {cap} values")
-            elif bad := [v for v in values if not pattern.fullmatch(v)]:
-                out.append(f"{name} has values not shaped like {example!r}: {', '.join(map(repr, bad))}")
-            elif len(set(values)) != len(values):
-                out.append(f"{name} lists a value twice")
-            elif default not in values:
-                out.append(f"default_{singular} {default!r} is not one of the {name}")
-        if not 0 <= self.max_images <= 20:
-            out.append("max_images must be between 0 and 20")
-        if self.billing not in BILLINGS:
-            out.append(f"billing must be {' or '.join(map(repr, BILLINGS))}")
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class VideoRequest:
@@ -169,19 +92,6 @@ class VideoRequest:
     image_urls: tuple[str, ...] = ()
 
 
-class CatalogueError(Exception):
-    """MODELS_FILE cannot be used; the message names the file and every problem found."""
-
-    def __init__(self, path: Path, problems: Sequence[str]) -> None:
-        self.path = path
-        self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = f"MODELS_FILE {path}: {self.problems[0]}"
-        else:
-            lines = "\n".join(f"  - {p}" for p in self.problems)
-            message = f"MODELS_FILE {path} has {len(self.problems)} problems:\n{lines}"
-        super().__init__(message)
-
 
 class InvalidRequest(ValueError):
     """build_body() was given a request validate() refuses; `problems` are the member-facing sentences."""
@@ -190,74 +100,6 @@ class InvalidRequest(ValueError):
         self.problems = list(problems)
         super().__init__(" ".join(self.problems))
 
-
-def _contract_spec(**fields: Any) -> ModelSpec:
-    fields.setdefault("default_duration", 10)
-    fields.setdefault("send_duration", True)
-    fields.setdefault("default_aspect_ratio", "16:9")
-    fields.setdefault("default_resolution", "720p")
-    return ModelSpec(**fields)
-
-
-# The provider's Create Video Task page (shared/api/source/create-video-task.txt), in its order.
-_CONTRACT: tuple[ModelSpec, ...] = (
-    _contract_spec(
-        id="grok_video3",
-        label="Grok Video 3",
-        durations=tuple(range(6, 31)),
-        aspect_ratios=("16:9", "9:16", "1:1", "3:2", "2:3"),
-        resolutions=("480p", "720p"),
-        max_images=7,
-        public_urls_only=False,
-        billing="per_second",
-    ),
-    # Assumptions, both overridable in MODELS_FILE: the page says only "reference images supported", so we
-    # allow the family's usual 7, and it names no URL restriction (only max and stable refuse base64).
-    _contract_spec(
-        id="grok_video3_pro",
-        label="Grok Video 3 Pro",
-        durations=(10,),
-        send_duration=False,
-        aspect_ratios=("16:9",),
-        resolutions=("720p",),
-        max_images=7,
-        public_urls_only=False,
-        billing="per_call",
-    ),
-    _contract_spec(
-        id="grok_video3_max",
-        label="Grok Video 3 Max",
-        durations=(6, 10, 12, 16, 20, 30),
-        aspect_ratios=("16:9", "9:16", "1:1"),
-        resolutions=("480p", "720p"),
-        max_images=5,
-        public_urls_only=True,
-        billing="per_second",
-    ),
-    _contract_spec(
-        id="grok_video3_stable",
-        label="Grok Video 3 Stable",
-        durations=(6, 10),
-        aspect_ratios=("16:9", "9:16", "3:2", "2:3", "1:1"),
-        resolutions=("480p", "720p"),
-        max_images=7,
-        public_urls_only=True,
-        billing="per_call",
-    ),
-)
-
-
-def _catalogue_problems(models: Mapping[str, ModelSpec]) -> list[str]:
-    out: list[str] = []
-    if not models:
-        out.append("no models are left enabled; at least one is needed")
-    if len(models) > MAX_MODELS:
-        out.append(f"at most {MAX_MODELS} models can be offered (Discord shows at most {MAX_MODELS} choices)")
-    for key, spec in models.items():
-        if key != spec.id:
-            out.append(f"model listed as {key!r} has id {spec.id!r}")
-        out.extend(f"[models.{spec.id}]: {p}" for p in spec.problems())
-    return out
 
 
 def _is_web_url(url: str) -> bool:
@@ -277,25 +119,50 @@ def _is_data_image(url: str) -> bool:
 class Catalogue:
     """The models the bot offers, in the provider's order; checks requests and builds the provider's body."""
 
-    __slots__ = ("models",)
+    __slots__ = ("default_model", "models")
 
     def __init__(self, models: Mapping[str, ModelSpec]) -> None:
-        if problems := _catalogue_problems(models):
+        if problems := catalogue_problems(models):
             raise ValueError("; ".join(problems))
         self.models: Mapping[str, ModelSpec] = MappingProxyType(dict(models))
+        #: What a member gets without choosing: Grok Video 3 while it is enabled, else the first model left.
+        self.default_model: str = (
+            PREFERRED_DEFAULT_MODEL if PREFERRED_DEFAULT_MODEL in self.models else next(iter(self.models))
+        )
 
     @classmethod
     def default(cls) -> Catalogue:
-        return cls({spec.id: spec for spec in _CONTRACT})
+        return cls({spec.id: spec for spec in CONTRACT})
 
     @classmethod
     def load(cls, path: Path | None) -> Catalogue:
-        """The contract, with MODELS_FILE's overrides applied when a path is given."""
+        """The contract, with MODELS_FILE's overrides applied if a path is given (else CatalogueError)."""
         if path is None:
             return cls.default()
-        from bot.core.models_file import apply_overrides  # the TOML reader is only needed with MODELS_FILE
-
         return cls(apply_overrides(path, cls.default().models))
+
+    # ---- what the surfaces offer (the /video options, the form, reply-mode flags) ------------------------
+
+    def aspect_ratios(self) -> tuple[str, ...]:
+        """Every aspect ratio some model takes, in the order the catalogue first names them."""
+        return tuple(dict.fromkeys(r for spec in self.models.values() for r in spec.aspect_ratios))
+
+    def resolutions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for spec in self.models.values() for r in spec.resolutions))
+
+    def duration_bounds(self) -> tuple[int, int]:
+        """The shortest and longest duration any model takes: the range the slash option allows."""
+        return (
+            min(spec.durations[0] for spec in self.models.values()),
+            max(spec.durations[-1] for spec in self.models.values()),
+        )
+
+    def max_images(self) -> int:
+        return max(spec.max_images for spec in self.models.values())
+
+    def spec_or_default(self, model_id: str | None) -> ModelSpec:
+        """The named model if the catalogue has it, else the default: for hints that must never fail."""
+        return self.models.get(model_id or "") or self.models[self.default_model]
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
@@ -307,7 +174,7 @@ class Catalogue:
         if spec is None:
             problems.append(self._unknown_model(request.model))
         prompt = request.prompt.strip()
-        if not prompt:
+        if not visible(prompt):
             problems.append("Please describe the video you want: the prompt is empty.")
         elif len(prompt) > MAX_PROMPT_CHARS:
             problems.append(
@@ -321,7 +188,7 @@ class Catalogue:
                     problems.append(f"{spec.id} does not take reference images (you gave {len(images)}).")
                 else:
                     problems.append(
-                        f"{spec.id} takes up to {_plural(spec.max_images, 'image')} (you gave {len(images)})."
+                        f"{spec.id} takes up to {plural(spec.max_images, 'image')} (you gave {len(images)})."
                     )
             if spec.public_urls_only and any(_is_data_image(u) for u in images):
                 problems.append(f"{spec.id} needs images as public links, not embedded (data:) images.")
@@ -355,7 +222,7 @@ class Catalogue:
                 out.append(f"{spec.id} always makes {lo}-second videos; leave duration empty.")
             elif len(spec.durations) == 1:
                 out.append(f"{spec.id} always makes {lo}-second videos {you}.")
-            elif spec._is_range():
+            elif spec.is_range():
                 out.append(f"{spec.id} takes any whole number of seconds from {lo} to {hi} {you}.")
             else:
                 out.append(f"{spec.id} takes {spec.describe_durations()} seconds {you}.")
@@ -365,7 +232,7 @@ class Catalogue:
                 if len(allowed) == 1:
                     out.append(f"{spec.id} only makes {allowed[0]} videos (you asked for {_echo(asked)}).")
                 else:
-                    out.append(f"{spec.id} makes {_join_or(allowed)} videos (you asked for {_echo(asked)}).")
+                    out.append(f"{spec.id} makes {join_or(allowed)} videos (you asked for {_echo(asked)}).")
         return out
 
     def _unknown_model(self, asked: str) -> str:
@@ -374,7 +241,7 @@ class Catalogue:
         # Keep the sentence short even for a large owner-defined catalogue.
         while len(", ".join(shown)) > 200 and len(shown) > 1:
             shown = shown[:-1]
-        listing = _join_or(shown) if shown == ids else f"{', '.join(shown)} and {len(ids) - len(shown)} more"
+        listing = join_or(shown) if shown == ids else f"{', '.join(shown)} and {len(ids) - len(shown)} more"
         if not asked.strip():
             return f"Please choose a model: {listing}."
         return f"There is no model called {_echo(asked)}. Choose one of: {listing}."

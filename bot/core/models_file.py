@@ -14,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.core.catalogue import (
-    _MAX_DURATION,
+from bot.core.models import (
     BILLINGS,
+    MAX_DURATION,
     CatalogueError,
     ModelSpec,
-    _catalogue_problems,
+    catalogue_problems,
 )
 
 _INT_FIELDS = ("default_duration", "max_images", "duration_min", "duration_max")
@@ -71,8 +71,8 @@ def _typed_fields(table: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         elif low is None or high is None:
             problems.append("duration_min and duration_max must be given together")
         elif _is_int(low) and _is_int(high):
-            if not 1 <= low <= high <= _MAX_DURATION:
-                problems.append(f"duration_min..duration_max must lie within 1..{_MAX_DURATION}, min first")
+            if not 1 <= low <= high <= MAX_DURATION:
+                problems.append(f"duration_min..duration_max must lie within 1..{MAX_DURATION}, min first")
             else:
                 values["durations"] = tuple(range(low, high + 1))
     return values, problems
@@ -131,7 +131,7 @@ def apply_overrides(path: Path, base: Mapping[str, ModelSpec]) -> dict[str, Mode
             problems.extend(f"{where}: {p}" for p in spec_problems)
             continue
         models[model_id] = spec
-    problems.extend(_catalogue_problems(models))  # broken specs were never added: only the count is left
+    problems.extend(catalogue_problems(models))  # broken specs were never added: only the count is left
     if problems:
         raise CatalogueError(path, problems)
     return models

@@ -1,19 +1,27 @@
-"""From a validated request to a task the poller owns: store first, then the paid create call.
+"""The one request pipeline: a member's request becomes an accepted task or a refusal, checked in one order.
 
-No Discord here: cogs translate interactions and messages into a `Submission` and the outcome back
-into messages.
+Every entry point (/video, the "Animate with Grok" form, reply mode, the Regenerate button) only translates
+Discord input into a `Submission` (the request plus its `Origin`), calls `Pipeline.submit`, and renders the
+`Outcome`. The order, cheapest "no" first and nothing paid before every check passed:
+
+    catalogue → access (paused, channel, role, model) → the bot's channel permissions
+    → atomic fair-use admission + store write → paid create call → status message → the answer
+
+No Discord here: the status message goes through the `StatusBoard` port, which the Discord side implements.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from bot.core import grok
 from bot.core.catalogue import Catalogue, VideoRequest
-from bot.core.policy import Limits, Refused, check_admission
+from bot.core.member_input import ImageFile, image_problems
+from bot.core.policy import Limits, Refused, Requester, check_access, check_admission
 from bot.core.scheduler import PollPlan, next_poll_delay
 from bot.core.store import NewTask, State, Task, TaskStore
 
@@ -21,18 +29,63 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Submission:
-    request: VideoRequest
+class Origin:
+    """Where a request came from, and the facts about the member and the place that the checks need."""
+
     source: str  # slash | context | reply | regenerate
     guild_id: int | None
     channel_id: int
     requester_id: int
+    parent_channel_id: int | None = None  # a thread's parent: allowing a channel allows its threads
+    role_ids: frozenset[int] = frozenset()
+    role_names: Mapping[int, str] = field(default_factory=dict)  # to name a required role in a refusal
+    manages_server: bool = False
+    #: What the bot lacks in the channel to post status messages and videos (names a member understands).
+    missing_permissions: tuple[str, ...] = ()
+    #: The message whose images were used (context menu, reply mode) or the task regenerated.
     origin_message_id: int | None = None
+    #: Post the status message as a reply to this message (reply mode) instead of a plain channel message.
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    request: VideoRequest
+    origin: Origin
+    #: Attachments to judge (type, size) before anything is spent; their URLs are already in the request.
+    images: tuple[ImageFile, ...] = ()
+    #: What the surface could not understand (an unknown flag, a duration that is not a number).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     task: Task
+    #: Things the member should hear with the answer (e.g. a video the bot still owes them).
+    notices: tuple[str, ...] = ()
+
+
+Outcome = Accepted | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRules:
+    """The owner's settings the checks need."""
+
+    default_limits: Limits
+    max_image_bytes: int
+    bypass_role_id: int | None = None
+
+
+class StatusBoard(Protocol):
+    """Posts the channel message a task edits while the video is made (bot/discord/delivery.py)."""
+
+    async def post_status(self, task: Task, reply_to: int | None) -> None: ...
+
+
+NOT_IN_A_SERVER = Refused(
+    "Not here", ["I make videos in server channels only."], "Try again in a server channel."
+)
 
 
 def explain_create_error(exc: grok.GrokError) -> Refused:
@@ -57,47 +110,110 @@ def explain_create_error(exc: grok.GrokError) -> Refused:
     return Refused(title, ["Grok is unavailable right now."], "Please try again in a few minutes.")
 
 
-class Submitter:
+def channel_refusal(missing: tuple[str, ...]) -> Refused | None:
+    if not missing:
+        return None
+    return Refused(
+        "I can't post videos in this channel",
+        [f"I'm missing these permissions here: {', '.join(missing)}."],
+        "Ask a server admin to grant them, or use another channel.",
+    )
+
+
+class Pipeline:
     def __init__(
         self,
         store: TaskStore,
         client: grok.GrokClient,
         catalogue: Catalogue,
         plan: PollPlan,
+        rules: PipelineRules,
+        status: StatusBoard,
+        *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
-        self._on_queued = on_queued
         self._store = store
         self._client = client
         self._catalogue = catalogue
         self._plan = plan
+        self._rules = rules
+        self._status = status
         self._clock = clock
+        self._on_queued = on_queued
 
-    def check(self, request: VideoRequest) -> Refused | None:
-        """Validate against the model's constraints: the cheap, local 'no' before any money is spent."""
-        problems = self._catalogue.validate(request)
-        if not problems:
-            return None
-        spec = self._catalogue.get(request.model)
-        hint = f"{spec.label}: {spec.description}." if spec else None
-        return Refused("That combination doesn't work", problems, hint)
-
-    async def submit(
-        self, submission: Submission, limits: Limits | None = None, *, bypass: bool = False
-    ) -> Accepted | Refused:
-        """Check, store, then pay. With `limits`, the fair-use check and the insert are one atomic step."""
+    async def submit(self, submission: Submission) -> Outcome:
+        origin = submission.origin
+        if origin.guild_id is None:
+            return NOT_IN_A_SERVER
+        if refusal := self.check(submission):
+            return refusal
         request = submission.request
-        if refusal := self.check(request):
+        config = await self._store.guild_config(origin.guild_id)
+        bypass_role = self._rules.bypass_role_id
+        is_admin = origin.manages_server or (bypass_role is not None and bypass_role in origin.role_ids)
+        who = Requester(
+            origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin
+        )
+        if refusal := check_access(config, who, request.model, origin.role_names):
+            return refusal
+        if refusal := channel_refusal(origin.missing_permissions):
             return refusal
         body = self._catalogue.build_body(request)
+        limits = config.limits(self._rules.default_limits)
+        admitted = await self._admit(submission, body, limits, bypass=is_admin)
+        if isinstance(admitted, Refused):
+            return admitted
+        created = await self._create(admitted, body)
+        if isinstance(created, Refused):
+            return created
+        await self._status.post_status(created, origin.reply_to)
+        return Accepted(created, await self.notices(origin.requester_id))
+
+    def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
+        """What can be judged before the member has said what they want (the form opens only after this)."""
+        if origin.guild_id is None:
+            return NOT_IN_A_SERVER
+        if refusal := channel_refusal(origin.missing_permissions):
+            return refusal
+        if problems := image_problems(list(images), self._rules.max_image_bytes):
+            return Refused("I can't use those images", problems)
+        return None
+
+    def check(self, submission: Submission) -> Refused | None:
+        """The cheap, local 'no' before any money is spent: what the surface and the catalogue object to."""
+        images = image_problems(list(submission.images), self._rules.max_image_bytes)
+        problems = [*submission.problems, *images]
+        request = submission.request
+        if catalogue_problems := self._catalogue.validate(request):
+            spec = self._catalogue.get(request.model)
+            hint = f"{spec.label}: {spec.description}." if spec else None
+            return Refused("That combination doesn't work", problems + catalogue_problems, hint)
+        if problems:
+            return Refused("That request doesn't work", problems)
+        return None
+
+    async def notices(self, requester_id: int) -> tuple[str, ...]:
+        owed = await self._store.pending_notices(requester_id)
+        return tuple(
+            f"📬 I still owe you task #{t.id}: I couldn't post it in its channel or send it by DM. "
+            "I'll keep trying; make sure I can post there or DM you."
+            for t in owed
+        )
+
+    async def _admit(
+        self, submission: Submission, body: dict[str, Any], limits: Limits, *, bypass: bool
+    ) -> Task | Refused:
+        """Fair use and the insert as one atomic step. The row is written BEFORE the paid call: a crash from
+        here on leaves a row the poller turns into `lost` once the call can no longer be in flight."""
+        request, origin = submission.request, submission.origin
         spec = self._catalogue.models[request.model]
         new = NewTask(
-            source=submission.source,
-            guild_id=submission.guild_id,
-            channel_id=submission.channel_id,
-            requester_id=submission.requester_id,
-            origin_message_id=submission.origin_message_id,
+            source=origin.source,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            requester_id=origin.requester_id,
+            origin_message_id=origin.origin_message_id,
             model=spec.id,
             prompt=body["prompt"],
             duration=body.get("duration", spec.default_duration),
@@ -106,22 +222,14 @@ class Submitter:
             image_urls=tuple(body.get("image_urls", ())),
             billed_seconds=spec.billed_seconds(request.duration),
         )
-        # Written BEFORE the paid call: a crash from here on leaves a row the poller turns into `lost`
-        # once the call can no longer be in flight.
-        recheck_at = self._clock() + self._plan.submit_grace
-        if limits is None:
-            task = await self._store.create_task(new, recheck_at)
-        else:
-            admitted = await self._store.create_task_if(
-                new,
-                lambda usage: check_admission(
-                    limits, usage, new.billed_seconds, self._clock(), bypass=bypass
-                ),
-                recheck_at,
-            )
-            if isinstance(admitted, Refused):
-                return admitted
-            task = admitted
+        return await self._store.create_task_if(
+            new,
+            lambda usage: check_admission(limits, usage, new.billed_seconds, self._clock(), bypass=bypass),
+            self._clock() + self._plan.submit_grace,
+        )
+
+    async def _create(self, task: Task, body: dict[str, Any]) -> Task | Refused:
+        """The paid call. Never retried: a retried create can be billed twice."""
         try:
             created = await self._client.create(body)
         except grok.GrokError as exc:
@@ -146,9 +254,9 @@ class Submitter:
             submitted_at=now,
             next_poll_at=now + next_poll_delay(self._plan),
         )
-        log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, spec.id)
+        log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.model)
         if self._on_queued is not None:
             self._on_queued()  # the poller may be asleep until its next known due time
         fresh = await self._store.get(task.id)
         assert fresh is not None
-        return Accepted(fresh)
+        return fresh

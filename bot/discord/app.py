@@ -15,23 +15,20 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot.core.catalogue import Catalogue, CatalogueError
+from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue, CatalogueError
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
-from bot.core.pipeline import Submitter
+from bot.core.pipeline import Pipeline, PipelineRules
 from bot.core.poller import Poller, PollerConfig
 from bot.core.scheduler import PollPlan, submit_grace
 from bot.core.store import TaskStore
 from bot.discord import embeds
 from bot.discord.delivery import DiscordDelivery
+from bot.discord.views import ResultButton
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.results", "cogs.member", "cogs.admin")
-#: The bot needs these in a channel to post status messages and videos (see README's invite link).
-REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True
-)
+EXTENSIONS = ("cogs.video", "cogs.member", "cogs.admin")
 
 
 class GrokVideoBot(commands.Bot):
@@ -39,7 +36,7 @@ class GrokVideoBot(commands.Bot):
     grok: GrokClient
     delivery: DiscordDelivery
     poller: Poller
-    submitter: Submitter
+    pipeline: Pipeline
 
     def __init__(self, settings: Settings, catalogue: Catalogue, **options: object) -> None:
         intents = discord.Intents.none()
@@ -80,7 +77,16 @@ class GrokVideoBot(commands.Bot):
             task_timeout=s.task_timeout_seconds,
             submit_grace=submit_grace(s.grok_timeout_seconds),
         )
-        self.submitter = Submitter(self.store, self.grok, self.catalogue, plan, on_queued=self._wake_poller)
+        if self.catalogue.default_model != PREFERRED_DEFAULT_MODEL:
+            log.warning(
+                "%s is disabled in MODELS_FILE; members who don't choose a model get %s",
+                PREFERRED_DEFAULT_MODEL,
+                self.catalogue.default_model,
+            )
+        rules = PipelineRules(s.default_limits, s.max_image_bytes, s.bypass_role_id)
+        self.pipeline = Pipeline(
+            self.store, self.grok, self.catalogue, plan, rules, self.delivery, on_queued=self._wake_poller
+        )
         self.poller = Poller(
             self.store,
             self.grok,
@@ -92,6 +98,8 @@ class GrokVideoBot(commands.Bot):
                 max_video_bytes=s.max_video_bytes,
             ),
         )
+        # The result buttons are DynamicItems: registered once, they answer clicks on any post, even old ones.
+        self.add_dynamic_items(ResultButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()

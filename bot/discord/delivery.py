@@ -19,6 +19,7 @@ from bot.core.scheduler import delivery_backoff, estimate_seconds
 from bot.core.store import TO_DELIVER, State, Task, TaskStore
 from bot.core.transcode import shrink_to_fit
 from bot.discord import embeds
+from bot.discord.views import result_view
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ class DiscordDelivery:
         self._status_edit_seconds = status_edit_seconds
         self._clock = clock
         self._last_status: dict[int, tuple[float, str]] = {}
-        #: Buttons under a posted outcome; cogs/results.py installs them (they survive restarts).
-        self.result_view: Callable[[Task], discord.ui.View | None] = lambda task: None
         self._ratios: dict[str, tuple[float, list[float]]] = {}
 
     # ---- status message ----------------------------------------------------------------------------
@@ -65,6 +64,24 @@ class DiscordDelivery:
 
     async def status_view(self, task: Task) -> discord.Embed:
         return embeds.status_embed(task, self._clock(), await self.estimate(task))
+
+    async def post_status(self, task: Task, reply_to: int | None) -> None:
+        """The channel message the task edits while the video is made (the pipeline's StatusBoard)."""
+        channel = self._bot.get_channel(task.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        try:
+            embed = await self.status_view(task)
+            if reply_to is not None:
+                reference = channel.get_partial_message(reply_to)
+                status = await reference.reply(embed=embed, mention_author=False)
+            else:
+                status = await channel.send(embed=embed)
+        except discord.HTTPException as exc:
+            # The task runs anyway; delivery will find a way (or DM) when the video is ready.
+            log.warning("task %s: could not post the status message: %s", task.id, exc)
+            return
+        await self.attach_status(task.id, status.id)
 
     async def attach_status(self, task_id: int, message_id: int) -> None:
         """Remember the status message; if the task moved on while it was being posted, catch up."""
@@ -267,7 +284,7 @@ class DiscordDelivery:
                 content=content,
                 embed=embeds.failure_embed(task),
                 allowed_mentions=allowed,
-                view=self._view(task),
+                view=result_view(task),
             )
 
         file_path = await self._fit_file(task, size_limit)
@@ -278,7 +295,7 @@ class DiscordDelivery:
                     embed=embeds.result_embed(task),
                     file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
                     allowed_mentions=allowed,
-                    view=self._view(task),
+                    view=result_view(task),
                 )
             except discord.HTTPException as exc:
                 if exc.status != 413:
@@ -295,12 +312,8 @@ class DiscordDelivery:
             content=f"{mention} {prefix}Your video is ready!",
             embed=embeds.result_embed(task, note=note),
             allowed_mentions=allowed,
-            view=self._view(task),
+            view=result_view(task),
         )
-
-    def _view(self, task: Task) -> discord.ui.View:
-        # MISSING (falsy, typed Any) means "no components", which None would not be for mypy.
-        return self.result_view(task) or discord.utils.MISSING
 
     async def _fit_file(self, task: Task, size_limit: int) -> Path | None:
         """The file to attach: the original if it fits, else a shrunk copy, else None (post the link)."""

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from cogs.video_input import ImageFile, image_problems, parse_duration, parse_reply
+from bot.core.catalogue import Catalogue
+from bot.core.member_input import ImageFile, image_problems, parse_duration, parse_reply
 
 
 def test_flags_are_taken_out_of_the_prompt() -> None:
-    parsed = parse_reply("  a cat surfing --model grok_video3_max --ar 9:16 --res=480p --duration 12 at sunset ")
+    parsed = parse_reply("  a cat surfing --model grok_video3_max --ar 9:16 --res=480p --duration 12 at sunset ", Catalogue.default())
     assert parsed.prompt == "a cat surfing at sunset"
     assert parsed.options == {"model": "grok_video3_max", "aspect_ratio": "9:16", "resolution": "480p", "duration": "12"}
     assert parsed.problems == []
 
 
 def test_unknown_or_empty_flags_are_problems_and_dashes_in_words_are_kept() -> None:
-    parsed = parse_reply("a well-lit room --fps 60 --model")
+    parsed = parse_reply("a well-lit room --fps 60 --model", Catalogue.default())
     assert parsed.prompt == "a well-lit room"  # the unknown flag took its value with it; refused anyway
     assert len(parsed.problems) == 2
     assert "--fps" in parsed.problems[0] and "--model needs a value" in parsed.problems[1]

@@ -1,7 +1,8 @@
 """Buttons under every posted outcome: Regenerate, Delete, Details.
 
 They are `DynamicItem`s: the action and the task id live in the custom_id and everything else in the
-store, so a button made before a restart works after it (no "this button no longer works").
+store, so a button made before a restart works after it (no "this button no longer works"). The bot
+registers them in `setup_hook`; delivery attaches `result_view` under every outcome it posts.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
-from discord.ext import commands
 
 from bot.core.catalogue import VideoRequest
+from bot.core.pipeline import Submission
 from bot.core.store import Task
 from bot.discord import embeds
+from bot.discord.requests import answer_interaction, origin_of_interaction
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
-    from cogs.video import VideoCog
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +126,9 @@ class ResultButton(
             resolution=task.resolution,
             image_urls=task.image_urls,
         )
-        video_cog: VideoCog | None = bot.get_cog("VideoCog")  # type: ignore[assignment]
-        assert video_cog is not None
-        # The same path as /video: checks, the clicker's own allowance, status message, acknowledgement.
-        await video_cog.start_from_interaction(interaction, request, [], source="regenerate", origin=task.id)
+        # The same pipeline as /video: checks, the clicker's own allowance, status message, answer.
+        origin = origin_of_interaction(interaction, "regenerate", origin_message_id=task.id)
+        await answer_interaction(interaction, await bot.pipeline.submit(Submission(request, origin)))
 
 
 async def _private(interaction: discord.Interaction, embed: discord.Embed) -> None:
@@ -175,20 +175,3 @@ def result_view(task: Task) -> discord.ui.View:
     for action in ("regen", "delete", "details"):
         view.add_item(ResultButton(action, task.id))
     return view
-
-
-class ResultsCog(commands.Cog):
-    def __init__(self, bot: GrokVideoBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ResultButton)
-        self.bot.delivery.result_view = result_view
-
-    async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ResultButton)
-        self.bot.delivery.result_view = lambda task: None
-
-
-async def setup(bot: GrokVideoBot) -> None:
-    await bot.add_cog(ResultsCog(bot))

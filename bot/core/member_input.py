@@ -1,6 +1,7 @@
-"""What members typed or attached, turned into plain values: no Discord calls, easy to test.
+"""What members typed or attached, turned into plain values: no Discord, easy to test.
 
-Image attachments are judged before any money is spent; reply mode's `--flags` become options.
+Image attachments are judged before any money is spent; reply mode's `--flags` become options. The Discord
+side (bot/discord/requests.py) turns attachments into `ImageFile`s; everything else happens here.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import discord
+from bot.core.catalogue import Catalogue
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
@@ -22,10 +23,6 @@ class ImageFile:
     size: int
     content_type: str | None
 
-    @classmethod
-    def of(cls, attachment: discord.Attachment) -> ImageFile:
-        return cls(attachment.filename, attachment.url, attachment.size, attachment.content_type)
-
 
 def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
     problems = []
@@ -37,17 +34,6 @@ def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
             size, cap = f.size / 1048576, max_bytes / 1048576
             problems.append(f"{f.filename} is {size:.2f} MB; images can be at most {round(cap, 2):g} MB.")
     return problems
-
-
-def missing_permissions(permissions: discord.Permissions) -> list[str]:
-    needed = {
-        "View Channel": permissions.view_channel,
-        "Send Messages": permissions.send_messages,
-        "Embed Links": permissions.embed_links,
-        "Attach Files": permissions.attach_files,
-        "Read Message History": permissions.read_message_history,
-    }
-    return [name for name, ok in needed.items() if not ok]
 
 
 # ---- reply mode flags ----------------------------------------------------------------------------------
@@ -73,8 +59,12 @@ class ParsedReply:
     problems: list[str]
 
 
-def parse_reply(text: str) -> ParsedReply:
-    """`a cat surfing --model grok_video3_max --ar 9:16` → prompt + options; unknown flags are problems."""
+def parse_reply(text: str, catalogue: Catalogue) -> ParsedReply:
+    """`a cat surfing --model grok_video3_max --ar 9:16` → prompt + options; unknown flags are problems.
+
+    The examples in the messages come from the catalogue as loaded, so they always name real values.
+    """
+    examples = flag_examples(catalogue)
     options: dict[str, str] = {}
     problems: list[str] = []
 
@@ -84,7 +74,7 @@ def parse_reply(text: str) -> ParsedReply:
         if name is None:
             problems.append(f"I don't know the option {flag}. I know --model, --duration, --ar and --res.")
         elif value is None:
-            problems.append(f"{flag} needs a value, e.g. {flag} {_FLAG_EXAMPLES[name]}.")
+            problems.append(f"{flag} needs a value, e.g. {flag} {examples[name]}.")
         else:
             options[name] = value
         return " "
@@ -93,7 +83,15 @@ def parse_reply(text: str) -> ParsedReply:
     return ParsedReply(prompt, options, problems)
 
 
-_FLAG_EXAMPLES = {"model": "grok_video3_max", "duration": "10", "aspect_ratio": "9:16", "resolution": "720p"}
+def flag_examples(catalogue: Catalogue) -> dict[str, str]:
+    """One real value per option, from the catalogue: the default model and what it takes."""
+    spec = catalogue.models[catalogue.default_model]
+    return {
+        "model": spec.id,
+        "duration": str(spec.default_duration),
+        "aspect_ratio": spec.aspect_ratios[-1],
+        "resolution": spec.default_resolution,
+    }
 
 
 def parse_duration(raw: str | None) -> tuple[int | None, str | None]:

@@ -1,0 +1,120 @@
+"""Discord input into the pipeline's plain values, and the pipeline's outcome back into a message.
+
+Every entry point uses these, so an interaction and a message become the same `Origin` and every outcome
+reads the same wherever it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.core.member_input import ImageFile
+from bot.core.pipeline import Accepted, Origin, Outcome
+from bot.core.policy import Refused
+from bot.discord import embeds
+
+log = logging.getLogger(__name__)
+
+#: The bot needs these in a channel to post status messages and videos (see the README's invite link).
+REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True
+)
+
+
+def missing_permissions(permissions: discord.Permissions) -> tuple[str, ...]:
+    """The required permissions the bot lacks, named as Discord's settings name them."""
+    return tuple(
+        name.replace("_", " ").title()
+        for name, needed in REQUIRED_CHANNEL_PERMISSIONS
+        if needed and not getattr(permissions, name)
+    )
+
+
+def image_file(attachment: discord.Attachment) -> ImageFile:
+    return ImageFile(attachment.filename, attachment.url, attachment.size, attachment.content_type)
+
+
+def _place(
+    source: str,
+    guild: discord.Guild | None,
+    channel: object,
+    member: discord.Member | discord.User,
+    manages_server: bool,
+    bot_permissions: discord.Permissions,
+    origin_message_id: int | None,
+    reply_to: int | None,
+) -> Origin:
+    roles = getattr(member, "roles", ())
+    return Origin(
+        source=source,
+        guild_id=guild.id if guild is not None else None,
+        channel_id=getattr(channel, "id", 0),
+        requester_id=member.id,
+        parent_channel_id=getattr(channel, "parent_id", None),
+        role_ids=frozenset(r.id for r in roles),
+        role_names={r.id: r.name for r in guild.roles} if guild is not None else {},
+        manages_server=manages_server,
+        missing_permissions=missing_permissions(bot_permissions),
+        origin_message_id=origin_message_id,
+        reply_to=reply_to,
+    )
+
+
+def origin_of_interaction(
+    interaction: discord.Interaction, source: str, *, origin_message_id: int | None = None
+) -> Origin:
+    return _place(
+        source,
+        interaction.guild,
+        interaction.channel,
+        interaction.user,
+        interaction.permissions.manage_guild,
+        interaction.app_permissions,
+        origin_message_id,
+        None,
+    )
+
+
+def origin_of_message(message: discord.Message, *, images_from: discord.Message) -> Origin:
+    """Reply mode: the status message answers the member's message; images came from `images_from`."""
+    author, channel = message.author, message.channel
+    guild = message.guild
+    manages = isinstance(author, discord.Member) and author.guild_permissions.manage_guild
+    if guild is not None and isinstance(channel, discord.abc.GuildChannel):
+        permissions = channel.permissions_for(guild.me)
+    else:
+        permissions = discord.Permissions.none()
+    return _place("reply", guild, channel, author, manages, permissions, images_from.id, message.id)
+
+
+def refusal_embed(refusal: Refused) -> discord.Embed:
+    return embeds.refusal_embed(refusal.title, refusal.problems, refusal.hint)
+
+
+def outcome_embed(outcome: Outcome) -> discord.Embed:
+    if isinstance(outcome, Refused):
+        return refusal_embed(outcome)
+    task = outcome.task
+    lines = [
+        f"Task **#{task.id}** is queued ({embeds.options_line(task)}).",
+        "I'll post the video in this channel and mention you when it's ready.",
+        *outcome.notices,
+    ]
+    return embeds.info_embed("🎬 On it!", "\n".join(lines))
+
+
+async def answer_interaction(interaction: discord.Interaction, outcome: Outcome) -> None:
+    """Privately, whether or not the interaction was deferred."""
+    await embeds.send_private(interaction, outcome_embed(outcome))
+
+
+async def answer_message(message: discord.Message, outcome: Outcome) -> None:
+    """Reply mode has no private answer: a refusal is a short reply; an acceptance is the status reply."""
+    if isinstance(outcome, Accepted):
+        return
+    try:
+        await message.reply(embed=refusal_embed(outcome), mention_author=False)
+    except discord.HTTPException as exc:
+        log.info("could not reply with a refusal in %s: %s", message.channel.id, exc)
