@@ -125,7 +125,7 @@ class AdminCog(commands.Cog):
         default permissions are only a default: server settings may show it to anyone."""
         if interaction.guild_id is not None and interaction.permissions.manage_guild:
             return False
-        await self._send(
+        await embeds.send_private(
             interaction,
             embeds.refusal_embed(
                 "Only server managers can do this",
@@ -135,13 +135,6 @@ class AdminCog(commands.Cog):
         )
         return True
 
-    @staticmethod
-    async def _send(interaction: discord.Interaction, embed: discord.Embed) -> None:
-        if interaction.response.is_done():
-            await interaction.followup.send(embed=embed, ephemeral=True)
-        else:
-            await interaction.response.send_message(embed=embed, ephemeral=True)
-
     async def _update(self, guild_id: int, change: Callable[[GuildConfig], GuildConfig]) -> GuildConfig:
         async with self._settings_lock:
             config = change(await self.bot.store.guild_config(guild_id))
@@ -149,7 +142,7 @@ class AdminCog(commands.Cog):
         return config
 
     async def _done(self, interaction: discord.Interaction, title: str, text: str) -> None:
-        await self._send(interaction, embeds.info_embed(f"⚙️ {title}", text))
+        await embeds.send_private(interaction, embeds.info_embed(f"⚙️ {title}", text))
 
     @staticmethod
     def _channels_text(config: GuildConfig) -> str:
@@ -175,7 +168,7 @@ class AdminCog(commands.Cog):
 
         config = await self._update(interaction.guild_id, add)
         if channel.id not in config.allowed_channels:
-            await self._send(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Too many channels",
@@ -228,7 +221,7 @@ class AdminCog(commands.Cog):
         # members (a restriction nobody could meet).
         if role is not None and (role.is_default() or role.is_bot_managed()):
             why = "Everyone has @everyone" if role.is_default() else f"{role.name} belongs to a bot"
-            await self._send(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Pick another role",
@@ -309,7 +302,7 @@ class AdminCog(commands.Cog):
             unknown = [word for word in asked if word.lower() not in known]
             if unknown or not asked:
                 shown = ", ".join(embeds.clip(word, 30) for word in unknown[:5])
-                await self._send(
+                await embeds.send_private(
                     interaction,
                     embeds.refusal_embed(
                         "Unknown model" if len(unknown) == 1 else "Unknown models",
@@ -400,7 +393,7 @@ class AdminCog(commands.Cog):
             inline=False,
         )
         embed.set_footer(text="Managers (Manage Server) are never limited or restricted.")
-        await self._send(interaction, embed)
+        await embeds.send_private(interaction, embed)
 
     def _price_lines(self) -> list[str]:
         prices, currency = self.bot.settings.price_table, self.bot.settings.currency
@@ -452,7 +445,7 @@ class AdminCog(commands.Cog):
             )
             embed.add_field(name="Costs", value=embeds.clip(note, embeds.FIELD_VALUE_LIMIT), inline=False)
         embed.set_footer(text="Costs are estimates from the owner's prices; refused requests don't count.")
-        await self._send(interaction, embed)
+        await embeds.send_private(interaction, embed)
 
 
 async def setup(bot: GrokVideoBot) -> None:

@@ -55,3 +55,23 @@ async def test_a_failing_command_answers_exactly_once_privately(
     failed = [r for r in caplog.records if r.name == "bot.discord.tree" and r.levelno == logging.ERROR]
     assert len(failed) == 1 and failed[0].exc_info, "the failure is logged once, with its traceback"
     assert f"/{command} {subcommand}" in failed[0].getMessage()
+
+
+async def test_an_interaction_discord_no_longer_accepts_is_dropped_quietly(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.discord.embeds")
+    await start_bot()
+    emu.ack_deadline = 0  # the answer comes "too late": Discord says Unknown interaction (10062)
+    late = await settled(await emu.slash_command("videos", {}, subcommand="mine"))
+    assert late.callbacks and late.callbacks[0].error_code == 10062
+    assert answers(late) == []
+
+    emu.ack_deadline = 3.0
+    emu.token_lifetime = 0  # deferred in time, but the token expired before the followup (50027)
+    expired = await settled(await emu.slash_command("videoadmin", {}, user=emu.owner, subcommand="usage"))
+    assert expired.acknowledged and answers(expired) == []
+
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "expected, so no warning"
+    gone = [r for r in caplog.records if "can't be answered any more" in r.getMessage()]
+    assert len(gone) == 2
