@@ -57,6 +57,19 @@ async def test_a_failing_command_answers_exactly_once_privately(
     assert f"/{command} {subcommand}" in failed[0].getMessage()
 
 
+async def test_a_non_manager_is_refused_once_and_the_subcommand_never_runs(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    await bot.store.db.close()  # had the subcommand run, it would fail and answer "Something went wrong"
+    h = await settled(await emu.slash_command("videoadmin", {}, user=emu.default_user, subcommand="usage"))
+
+    assert len(answers(h)) == 1 and h.ephemeral
+    assert "Not allowed" in h.text() and "Manage Server" in h.text(), h.text()
+    assert "Something went wrong" not in h.text()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 async def test_an_interaction_discord_no_longer_accepts_is_dropped_quietly(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
