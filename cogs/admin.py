@@ -108,7 +108,7 @@ class AdminCog(commands.Cog):
         name="videoadmin",
         description="Control video making on this server (Manage Server)",
         guild_only=True,
-        # Discord hides the group from others, but server settings can override that: `_refused_non_manager`.
+        # Discord hides the group from others, but server settings can override that: `interaction_check`.
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
@@ -120,27 +120,14 @@ class AdminCog(commands.Cog):
 
     # ---- shared plumbing ---------------------------------------------------------------------------
 
-    async def _refused_non_manager(self, interaction: discord.Interaction) -> bool:
-        """True (after a private refusal) unless the invoker has Manage Server in a server. The group's
-        default permissions are only a default: server settings may show it to anyone."""
-        if interaction.guild_id is not None and interaction.permissions.manage_guild:
-            return False
-        await self._send(
-            interaction,
-            embeds.refusal_embed(
-                "Only server managers can do this",
-                ["/videoadmin needs the Manage Server permission on this server."],
-                "Ask someone who manages the server.",
-            ),
-        )
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Only server managers may run /videoadmin. discord.py calls a cog's interaction_check before each of
+        its app commands; the group's default permissions only hide it, and server settings can show it to
+        anyone. The error stops the subcommand before it runs, and BotTree.on_error refuses privately,
+        naming the permission."""
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
         return True
-
-    @staticmethod
-    async def _send(interaction: discord.Interaction, embed: discord.Embed) -> None:
-        if interaction.response.is_done():
-            await interaction.followup.send(embed=embed, ephemeral=True)
-        else:
-            await interaction.response.send_message(embed=embed, ephemeral=True)
 
     async def _update(self, guild_id: int, change: Callable[[GuildConfig], GuildConfig]) -> GuildConfig:
         async with self._settings_lock:
@@ -149,7 +136,7 @@ class AdminCog(commands.Cog):
         return config
 
     async def _done(self, interaction: discord.Interaction, title: str, text: str) -> None:
-        await self._send(interaction, embeds.info_embed(f"⚙️ {title}", text))
+        await embeds.send_private(interaction, embeds.info_embed(f"⚙️ {title}", text))
 
     @staticmethod
     def _channels_text(config: GuildConfig) -> str:
@@ -162,8 +149,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="channel-allow", description="Allow video making in a channel (and its threads)")
     @app_commands.describe(channel="Once any channel is listed, videos can only be made in listed channels")
     async def channel_allow(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
 
         def add(config: GuildConfig) -> GuildConfig:
@@ -175,7 +160,7 @@ class AdminCog(commands.Cog):
 
         config = await self._update(interaction.guild_id, add)
         if channel.id not in config.allowed_channels:
-            await self._send(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Too many channels",
@@ -194,8 +179,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="channel-remove", description="Remove a channel from the allowed list")
     @app_commands.describe(channel="The channel to take off the list")
     async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
 
         def remove(config: GuildConfig) -> GuildConfig:
@@ -210,8 +193,6 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="channels-clear", description="Allow video making in every channel again")
     async def channels_clear(self, interaction: discord.Interaction) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         await self._update(interaction.guild_id, lambda c: c.with_changes(allowed_channels=()))
         await self._done(interaction, "Channel list cleared", "Videos can be made in every channel again.")
@@ -221,14 +202,12 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="role", description="Require a role to make videos (leave empty to remove)")
     @app_commands.describe(role="Members need this role; leave empty so everyone can make videos")
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         # Everyone has @everyone (a restriction that is none), and a bot's own role can't be given to
         # members (a restriction nobody could meet).
         if role is not None and (role.is_default() or role.is_bot_managed()):
             why = "Everyone has @everyone" if role.is_default() else f"{role.name} belongs to a bot"
-            await self._send(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Pick another role",
@@ -267,8 +246,6 @@ class AdminCog(commands.Cog):
         server_daily: app_commands.Range[int, 0, 10_000_000] | None = None,
         reset: bool = False,
     ) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
         if reset:
@@ -297,8 +274,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="models", description="Choose which models members may use")
     @app_commands.describe(allow="Model ids separated by commas or spaces, or all")
     async def models(self, interaction: discord.Interaction, allow: app_commands.Range[str, 1, 1000]) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         known = {model_id.lower(): model_id for model_id in self.bot.catalogue.models}
         asked = [word for word in _MODEL_SPLIT.split(allow.strip()) if word]
@@ -309,7 +284,7 @@ class AdminCog(commands.Cog):
             unknown = [word for word in asked if word.lower() not in known]
             if unknown or not asked:
                 shown = ", ".join(embeds.clip(word, 30) for word in unknown[:5])
-                await self._send(
+                await embeds.send_private(
                     interaction,
                     embeds.refusal_embed(
                         "Unknown model" if len(unknown) == 1 else "Unknown models",
@@ -358,8 +333,6 @@ class AdminCog(commands.Cog):
         await self._set_paused(interaction, paused=False)
 
     async def _set_paused(self, interaction: discord.Interaction, *, paused: bool) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         await self._update(interaction.guild_id, lambda c: c.with_changes(paused=paused))
         if paused:
@@ -376,8 +349,6 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="config", description="Show this server's video settings")
     async def config(self, interaction: discord.Interaction) -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         config = await self.bot.store.guild_config(interaction.guild_id)
         settings = self.bot.settings
@@ -400,7 +371,7 @@ class AdminCog(commands.Cog):
             inline=False,
         )
         embed.set_footer(text="Managers (Manage Server) are never limited or restricted.")
-        await self._send(interaction, embed)
+        await embeds.send_private(interaction, embed)
 
     def _price_lines(self) -> list[str]:
         prices, currency = self.bot.settings.price_table, self.bot.settings.currency
@@ -418,8 +389,6 @@ class AdminCog(commands.Cog):
     @app_commands.describe(period="Which days to count (default: today)")
     @app_commands.choices(period=PERIOD_CHOICES)
     async def usage(self, interaction: discord.Interaction, period: str = "today") -> None:
-        if await self._refused_non_manager(interaction):
-            return
         assert interaction.guild_id is not None
         # A busy server's history can take a moment to sum; answer within Discord's 3 seconds, privately.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -452,7 +421,7 @@ class AdminCog(commands.Cog):
             )
             embed.add_field(name="Costs", value=embeds.clip(note, embeds.FIELD_VALUE_LIMIT), inline=False)
         embed.set_footer(text="Costs are estimates from the owner's prices; refused requests don't count.")
-        await self._send(interaction, embed)
+        await embeds.send_private(interaction, embed)
 
 
 async def setup(bot: GrokVideoBot) -> None:

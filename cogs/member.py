@@ -52,9 +52,7 @@ class MemberCog(commands.Cog):
             text = "You haven't made any videos here yet. Try /video!"
         else:
             text = "\n".join(task_line(t) for t in tasks)
-        await interaction.response.send_message(
-            embed=embeds.info_embed("🎬 Your recent videos", text), ephemeral=True
-        )
+        await embeds.send_private(interaction, embeds.info_embed("🎬 Your recent videos", text))
 
     @videos.command(
         name="status", description="Where one of your videos is; re-posts it here if it was never delivered"
@@ -68,11 +66,11 @@ class MemberCog(commands.Cog):
             or found.guild_id != interaction.guild_id
             or (found.requester_id != interaction.user.id and not is_admin)
         ):
-            await interaction.response.send_message(
-                embed=embeds.refusal_embed(
+            await embeds.send_private(
+                interaction,
+                embeds.refusal_embed(
                     "No such video", [f"You have no task #{task} on this server."], "See /videos mine."
                 ),
-                ephemeral=True,
             )
             return
         note = ""
@@ -84,7 +82,7 @@ class MemberCog(commands.Cog):
         link = message_link(found.guild_id, found.delivered_channel_id, found.delivered_message_id)
         if link:
             embed.add_field(name="Message", value=link, inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await embeds.send_private(interaction, embed)
 
     async def _repost_here(self, interaction: discord.Interaction, task: Task) -> str:
         """An outcome that could not be posted anywhere is re-aimed at this channel and retried now.
@@ -136,9 +134,7 @@ class MemberCog(commands.Cog):
             f"**Server today:** {allowance(usage.server_seconds_today, limits.server_daily_seconds)}"
         )
         lines.append(f"**Daily allowances reset** {discord_time(next_reset(now))} (00:00 UTC)")
-        await interaction.response.send_message(
-            embed=embeds.info_embed("📊 Your quota", "\n".join(lines)), ephemeral=True
-        )
+        await embeds.send_private(interaction, embeds.info_embed("📊 Your quota", "\n".join(lines)))
 
 
 async def setup(bot: GrokVideoBot) -> None:

@@ -22,8 +22,8 @@ from bot.core.pipeline import Pipeline, PipelineRules
 from bot.core.poller import Poller, PollerConfig
 from bot.core.scheduler import PollPlan, submit_grace
 from bot.core.store import TaskStore
-from bot.discord import embeds
 from bot.discord.delivery import DiscordDelivery
+from bot.discord.tree import BotTree
 from bot.discord.views import ResultButton
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class GrokVideoBot(commands.Bot):
             help_command=None,
             # Nothing the bot says pings anyone unless a send names the requester explicitly.
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=BotTree,  # its on_error answers every failed app command privately
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -58,7 +59,6 @@ class GrokVideoBot(commands.Bot):
         self.http_session: aiohttp.ClientSession | None = None
 
     async def setup_hook(self) -> None:
-        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         s = self.settings
         self.http_session = aiohttp.ClientSession()
         self.store = await TaskStore.open(s.database_path)
@@ -104,19 +104,6 @@ class GrokVideoBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
         self.poller.start()
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
-    ) -> None:
-        """One place that turns a failed command into a private message instead of eternal "thinking…"."""
-        if isinstance(error, discord.app_commands.CheckFailure):
-            await embeds.send_private(
-                interaction, embeds.refusal_embed("Not allowed", ["You can't use this command here."])
-            )
-            return
-        command = interaction.command.qualified_name if interaction.command else "?"
-        log.error("command %s failed", command, exc_info=error)
-        await embeds.send_private(interaction, embeds.OOPS)
 
     def _wake_poller(self) -> None:
         self.poller.wake()

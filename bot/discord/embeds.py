@@ -10,6 +10,8 @@ import discord
 from bot.core.scheduler import progress_fraction
 from bot.core.store import State, Task
 
+log = logging.getLogger(__name__)
+
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
@@ -167,10 +169,18 @@ OOPS = refusal_embed(
 )
 
 
-async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:
-    """Answer privately whatever state the interaction is in: first response, or a followup after a defer.
+#: Discord's answers once an interaction can't be answered any more: not acknowledged within 3 seconds
+#: (Unknown interaction), or its 15-minute token expired (Unknown Webhook, Invalid Webhook Token).
+GONE_INTERACTION_CODES = frozenset({10062, 10015, 50027})
 
-    Once the token has expired (15 minutes) nothing can reach the member privately: log and give up.
+
+async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    """Answer privately whatever state the interaction is in: the first response, or a followup once it
+    was deferred or answered.
+
+    An interaction Discord no longer accepts can't reach the member any more: that is logged and the answer
+    dropped, so no traceback reaches anyone. Any other refusal by Discord is logged as a warning with its
+    traceback.
     """
     try:
         if interaction.response.is_done():
@@ -178,4 +188,7 @@ async def send_private(interaction: discord.Interaction, embed: discord.Embed) -
         else:
             await interaction.response.send_message(embed=embed, ephemeral=True)
     except discord.HTTPException as exc:
-        logging.getLogger(__name__).info("could not answer interaction %s: %s", interaction.id, exc)
+        if exc.code in GONE_INTERACTION_CODES:
+            log.info("interaction %s can't be answered any more: %s", interaction.id, exc)
+        else:
+            log.warning("could not answer interaction %s", interaction.id, exc_info=True)

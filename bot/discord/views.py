@@ -62,12 +62,12 @@ class ResultButton(
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
         task = await bot.store.get(self.task_id)
         if task is None:
-            await _private(
+            await embeds.send_private(
                 interaction, embeds.refusal_embed("Unknown video", ["I have no record of this task."])
             )
             return
         if self.action == "details":
-            await _private(interaction, details_embed(task))
+            await embeds.send_private(interaction, details_embed(task))
         elif self.action == "delete":
             await self._delete(interaction, bot, task)
         else:
@@ -76,7 +76,7 @@ class ResultButton(
     async def _delete(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
         perms = interaction.permissions
         if interaction.user.id != task.requester_id and not (perms.manage_messages or perms.manage_guild):
-            await _private(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Not yours to delete", ["Only the member who asked for it or a moderator can."]
@@ -95,20 +95,16 @@ class ResultButton(
             pass  # already gone: the goal is reached
         except discord.HTTPException as exc:
             log.info("task %s: delete failed: %s", task.id, exc)
-            await interaction.followup.send(
-                embed=embeds.refusal_embed(
-                    "Couldn't delete it", ["Discord refused: I may lack permissions here."]
-                ),
-                ephemeral=True,
+            await embeds.send_private(
+                interaction,
+                embeds.refusal_embed("Couldn't delete it", ["Discord refused: I may lack permissions here."]),
             )
             return
-        await interaction.followup.send(
-            embed=embeds.info_embed("🗑️ Deleted", f"Task #{task.id} is gone."), ephemeral=True
-        )
+        await embeds.send_private(interaction, embeds.info_embed("🗑️ Deleted", f"Task #{task.id} is gone."))
 
     async def _regenerate(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
         if interaction.user.id != task.requester_id and not interaction.permissions.manage_guild:
-            await _private(
+            await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
                     "Not yours to regenerate",
@@ -129,10 +125,6 @@ class ResultButton(
         # The same pipeline as /video: checks, the clicker's own allowance, status message, answer.
         origin = origin_of_interaction(interaction, "regenerate", origin_message_id=task.id)
         await answer_interaction(interaction, await bot.pipeline.submit(Submission(request, origin)))
-
-
-async def _private(interaction: discord.Interaction, embed: discord.Embed) -> None:
-    await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 def _when(moment: float | None) -> str:
