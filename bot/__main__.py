@@ -1,22 +1,25 @@
-"""`python -m bot`: read the settings, then run the bot until SIGINT/SIGTERM."""
+"""`python -m bot`: read the settings and MODELS_FILE, then run the bot until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from bot.core.config import ConfigError, load_settings, setup_logging
+from bot.core.config import ConfigError, load_config, setup_logging
 
 
 def main() -> int:
     try:
-        settings = load_settings()
+        config = load_config()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings)
+    setup_logging(config.settings)
+    for warning in config.warnings:
+        logging.getLogger("bot.core.config").warning("%s", warning)
     from bot.discord.app import run  # imported late: a settings error should not wait for discord.py to load
 
-    return run(settings)
+    return run(config.settings, config.catalogue)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The catalogue against an independent encoding of the provider's contract (shared/api/source/).
+"""The catalogue against an independent encoding of the provider's contract (docs/provider-contract.md).
 
-CONTRACT below is written from the provider's page, not read from bot.catalogue, so a typo in the catalogue's
-data shows up as a disagreement instead of being copied into the expectation.
+CONTRACT below is written from that page's tables, not read from bot.core.catalogue, so a typo in the
+catalogue's data shows up as a disagreement instead of being copied into the expectation.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
 """Every setting in one typed place, read once at start-up.
 
 Values come from the process environment and from a `.env` file; the environment wins. A missing or
-invalid value never surfaces as a traceback: `load_settings` collects every problem and raises one
-`ConfigError` whose message names them all (and never prints a secret).
+invalid value never surfaces as a traceback: `load_config` collects every problem, MODELS_FILE's included,
+and raises one `ConfigError` whose message names them all (and never prints a secret). Names that look
+like a misspelt setting are reported as warnings, never as errors.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.core.catalogue import Catalogue, CatalogueError
 from bot.core.policy import Limits, parse_prices
 
 DEFAULT_GROK_API_BASE_URL = "https://zcbservice.aizfw.cn/kyyReactApiServer"
@@ -47,12 +51,17 @@ class Secret:
 
 
 class ConfigError(Exception):
-    """Raised with every configuration problem at once."""
+    """Raised with every configuration problem at once, and the misspelt names that may explain some."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"The bot cannot start; fix these settings (in the environment or .env):\n{lines}")
+        self.warnings = list(warnings or [])
+        message = "The bot cannot start; fix these settings (in the environment or .env):\n"
+        message += "\n".join(f"  - {p}" for p in problems)
+        if self.warnings:
+            message += "\nAlso check these names, which the bot does not read:\n"
+            message += "\n".join(f"  - {w}" for w in self.warnings)
+        super().__init__(message)
 
 
 def _parse_float(minimum: float, maximum: float) -> Callable[[str], float]:
@@ -129,6 +138,21 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+# Far below any real credential (a Discord bot token is about 70 characters, provider API keys are dozens of
+# random characters), far above placeholders and slips ("x", "changeme", "token"): a value this short is a
+# mistake, and redacting it from logs would also hide ordinary words.
+MIN_SECRET_LENGTH = 12
+
+
+def _parse_secret(raw: str) -> Secret:
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"is too short to be real (at least {MIN_SECRET_LENGTH} characters); paste the whole value, "
+            "not a placeholder"
+        )
+    return Secret(raw)
+
+
 def _setting(
     name: str, default: Any, parse: Callable[[str], Any], *, required: bool = False, secret: bool = False
 ) -> Any:
@@ -144,8 +168,8 @@ MiB = 1024 * 1024
 class Settings:
     """One attribute per environment variable; README's settings table lists the same names."""
 
-    discord_token: Secret = _setting("DISCORD_TOKEN", _NO_SECRET, Secret, required=True, secret=True)
-    grok_api_key: Secret = _setting("GROK_API_KEY", _NO_SECRET, Secret, required=True, secret=True)
+    discord_token: Secret = _setting("DISCORD_TOKEN", _NO_SECRET, _parse_secret, required=True, secret=True)
+    grok_api_key: Secret = _setting("GROK_API_KEY", _NO_SECRET, _parse_secret, required=True, secret=True)
     grok_api_base_url: str = _setting("GROK_API_BASE_URL", DEFAULT_GROK_API_BASE_URL, _parse_url)
     database_path: Path = _setting("DATABASE_PATH", Path("data/bot.sqlite3"), Path)
     video_dir: Path = _setting("VIDEO_DIR", Path("data/videos"), Path)
@@ -191,19 +215,26 @@ class Settings:
         return f"Settings({shown})"
 
 
+def _read_sources(
+    env_file: Path | None, environ: Mapping[str, str] | None
+) -> tuple[dict[str, str], Mapping[str, str]]:
+    """The `.env` file's values and the process environment, apart."""
+    from_file: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return from_file, os.environ if environ is None else environ
+
+
 def read_environment(
     env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The `.env` file's values overlaid by the real environment (which wins)."""
-    merged: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    return merged
+    from_file, from_env = _read_sources(env_file, environ)
+    return {**from_file, **from_env}
 
 
-def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Settings:
-    raw = read_environment(env_file, environ)
+def _parse_settings(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Each setting's parsed value, and a sentence for each one that is missing or invalid."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     for f in fields(Settings):
@@ -218,9 +249,77 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         except ValueError as exc:
             shown = "***" if f.metadata["secret"] else repr(text)
             problems.append(f"{name}={shown} is invalid: {exc}")
+    return values, problems
+
+
+def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings alone (MODELS_FILE's contents are not read; `load_config` does that too)."""
+    values, problems = _parse_settings(read_environment(env_file, environ))
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    settings: Settings
+    catalogue: Catalogue
+    warnings: tuple[str, ...]  # possibly misspelt names, for the log at start
+
+
+def load_config(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Config:
+    """Settings and the model catalogue (MODELS_FILE) together; one ConfigError names all their problems."""
+    from_file, from_env = _read_sources(env_file, environ)
+    values, problems = _parse_settings({**from_file, **from_env})
+    catalogue: Catalogue | None = None
+    try:
+        catalogue = Catalogue.load(values.get("models_file"))
+    except CatalogueError as exc:
+        problems.extend(f"MODELS_FILE {exc.path}: {p}" for p in exc.problems)
+    warnings = misspelt_settings(from_file, from_env)
+    if problems or catalogue is None:
+        raise ConfigError(problems, warnings)
+    return Config(Settings(**values), catalogue, tuple(warnings))
+
+
+# ---- names that look like a misspelt setting -------------------------------------------------------------
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.metadata["env"] for f in fields(Settings))
+_SETTING_WORDS = frozenset(word for name in SETTING_NAMES for word in name.split("_"))
+# Every name in .env was written for this bot, so a looser likeness is worth a word there; the environment
+# holds everything else on the machine, so it must look much more like a setting before we speak up.
+_DOTENV_CUTOFF = 0.7
+_ENVIRON_CUTOFF = 0.8
+
+
+def _resembles(name: str, cutoff: float) -> str | None:
+    """The setting `name` was probably meant to be: written in another case, a close spelling, or a
+    setting's name cut short at a word (POLL_INTERVAL for POLL_INTERVAL_SECONDS)."""
+    upper = name.upper()
+    close = difflib.get_close_matches(upper, SETTING_NAMES, n=1, cutoff=cutoff)
+    if close:
+        return close[0]
+    if "_" in upper:  # two words at least: "MAX" alone says too little
+        return next((s for s in SETTING_NAMES if s.startswith(upper + "_")), None)
+    return None
+
+
+def misspelt_settings(from_file: Mapping[str, str], from_env: Mapping[str, str]) -> list[str]:
+    """A warning for each name in `.env`, or each setting-like name in the environment, that the bot does
+    not read but that resembles one of its settings. Names only: a value may be a secret."""
+    # The environment holds PATH, HOME, LANG…: only a name sharing a word with a setting is looked at.
+    env_names = [n for n in from_env if not _SETTING_WORDS.isdisjoint(n.upper().split("_"))]
+    sources = ((from_file, "in .env", _DOTENV_CUTOFF), (env_names, "in the environment", _ENVIRON_CUTOFF))
+    warnings: list[str] = []
+    seen: set[str] = set(SETTING_NAMES)
+    for names, where, cutoff in sources:
+        for name in sorted(set(names) - seen):
+            if meant := _resembles(name, cutoff):
+                seen.add(name)
+                case = " (names are case-sensitive)" if meant == name.upper() else ""
+                warning = f"{name} ({where}) is not a setting and is ignored; did you mean {meant}?"
+                warnings.append(warning + case)
+    return warnings
 
 
 _REQUIRED_HINTS = {
@@ -229,12 +328,61 @@ _REQUIRED_HINTS = {
 }
 
 
+_ALNUM = frozenset(string.ascii_letters + string.digits)
+_JOINERS = frozenset("._-")
+
+
+def _inside_longer_token(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is part of a longer run of token characters [A-Za-z0-9._-].
+
+    A letter or digit next to it, or reached through '.', '_' or '-', makes it part of a longer word
+    ("Traceback" holds "ace"). A run of '.', '_' or '-' that reaches no letter or digit is punctuation, so
+    "key KEY." at the end of a sentence and "KEY..." still count as the whole KEY.
+    """
+    after = end
+    while after < len(text) and text[after] in _JOINERS:
+        after += 1
+    before = start - 1
+    while before >= 0 and text[before] in _JOINERS:
+        before -= 1
+    return (after < len(text) and text[after] in _ALNUM) or (before >= 0 and text[before] in _ALNUM)
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` with each whole-token occurrence of `secret` replaced by `***` (see _inside_longer_token)."""
+    parts: list[str] = []
+    done = 0
+    found = text.find(secret)
+    while found != -1:
+        end = found + len(secret)
+        if _inside_longer_token(text, found, end):
+            found = text.find(secret, found + 1)
+            continue
+        parts += [text[done:found], "***"]
+        done = end
+        found = text.find(secret, end)
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 class RedactingFilter(logging.Filter):
-    """Replaces every known secret in log records by `***`, whatever logged it (discord.py, aiohttp, us)."""
+    """Replaces every known secret in log records by `***`, whatever logged it (discord.py, aiohttp, us).
+
+    Only a whole token is replaced: the secret with no letter or digit joined to it, directly or through '.',
+    '_' or '-'. So it is caught after `Bearer `, `?api_key=`, `token:`, inside quotes or JSON and before a
+    full stop, while a short value never eats pieces of ordinary words. (The settings also refuse secrets
+    shorter than MIN_SECRET_LENGTH.)
+    """
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s]
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = redact(text, secret)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -243,10 +391,9 @@ class RedactingFilter(logging.Filter):
             message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
             record.exc_info = None
             record.exc_text = None
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "***")
-        record.msg, record.args = redacted, None
+        record.msg, record.args = self._redact(message), None
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
 

@@ -160,7 +160,7 @@ def _contract_spec(**fields: Any) -> ModelSpec:
     return ModelSpec(**fields)
 
 
-# The provider's Create Video Task page (see docs/provider-contract.md), in its order.
+# The provider's Create Video Task page (docs/provider-contract.md), in its order.
 CONTRACT: tuple[ModelSpec, ...] = (
     _contract_spec(
         id="grok_video3",

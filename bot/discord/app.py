@@ -15,7 +15,7 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue, CatalogueError
+from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
 from bot.core.pipeline import Pipeline, PipelineRules
@@ -187,12 +187,8 @@ async def _run_until_signalled(bot: GrokVideoBot, token: str) -> None:
             await runner
 
 
-def run(settings: Settings) -> int:
-    try:
-        catalogue = Catalogue.load(settings.models_file)
-    except CatalogueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+def run(settings: Settings, catalogue: Catalogue) -> int:
+    """Run the bot until SIGINT/SIGTERM; settings and catalogue were checked together (load_config)."""
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
     bot = GrokVideoBot(settings, catalogue)
     try:

@@ -1,4 +1,4 @@
-"""A loopback stand-in for the Grok video provider, following /work/shared/api/ to the letter.
+"""A loopback stand-in for the Grok video provider, following docs/provider-contract.md to the letter.
 
 Mounted under ``/kyyReactApiServer`` like the real service, so ``base_url`` carries a path. Bodies are the
 documented examples: create answers ``{"id", "object", "created", "model", "status": "queued", "error": null}``;
