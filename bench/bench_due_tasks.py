@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
+from bot.core.request import VideoRequest
 from bot.core.store import TaskStore
 
 QUERY = (
     "SELECT * FROM tasks {hint} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at LIMIT 16"
 )
+
+
+REQUEST = VideoRequest("grok_video3", "a prompt", 10, "16:9", "720p").to_json()
 
 
 def fill(path: Path, total: int, in_flight: int) -> None:
@@ -34,14 +37,14 @@ def fill(path: Path, total: int, in_flight: int) -> None:
         active = n < in_flight
         rows.append((
             f"video_grok_{n}", "queued" if active else "delivered", "slash", 1, 2, rng.randrange(1, 500),
-            "grok_video3", "a prompt", 10, "16:9", "720p", json.dumps([]), 10, now - rng.random() * 86400 * 30,
+            "grok_video3", REQUEST, 10, now - rng.random() * 86400 * 30,
             now, (now + rng.random() * 60) if active else None,
         ))  # fmt: skip
     with db:
         db.executemany(
-            "INSERT INTO tasks (api_id, state, source, guild_id, channel_id, requester_id, model, prompt, duration, "
-            "aspect_ratio, resolution, image_urls, billed_seconds, created_at, updated_at, next_poll_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tasks (api_id, state, source, guild_id, channel_id, requester_id, model, request, "
+            "billed_seconds, created_at, updated_at, next_poll_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     db.execute("ANALYZE")

@@ -34,9 +34,9 @@ def task_line(task: Task) -> str:
     state = task.outcome if task.state is State.DELIVERED and task.outcome else task.state.value
     link = message_link(task.guild_id, task.delivered_channel_id, task.delivered_message_id)
     where = f" · [message]({link})" if link else ""
-    prompt = embeds.clip(task.prompt, 60).replace("\n", " ")
+    prompt = embeds.clip(task.request.prompt, 60).replace("\n", " ")
     when = discord_time(task.created_at)
-    return f"{icon} **#{task.id}** · {state} · {task.model} · {when}{where}\n-# {prompt}"
+    return f"{icon} **#{task.id}** · {state} · {task.request.model} · {when}{where}\n-# {prompt}"
 
 
 class MemberCog(commands.Cog):

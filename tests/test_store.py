@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.request import VideoRequest
 from bot.core.store import NewTask, State, TaskStore
 
 
 def new_task(**overrides: object) -> NewTask:
     values: dict[str, object] = dict(
-        source="slash", guild_id=1, channel_id=2, requester_id=3, model="grok_video3", prompt="a cat",
-        duration=10, aspect_ratio="16:9", resolution="720p", image_urls=("https://x/a.png",), billed_seconds=10,
+        source="slash", guild_id=1, channel_id=2, requester_id=3,
+        request=VideoRequest("grok_video3", "a cat", 10, "16:9", "720p", ("https://x/a.png",)), billed_seconds=10,
     )  # fmt: skip
     values.update(overrides)
     return NewTask(**values)  # type: ignore[arg-type]
@@ -30,7 +31,7 @@ async def store(tmp_path: Path):
 async def test_schema_version_wal_and_roundtrip(store: TaskStore, tmp_path: Path) -> None:
     task = await store.create_task(new_task())
     assert task.state is State.SUBMITTING
-    assert task.image_urls == ("https://x/a.png",)
+    assert task.request == VideoRequest("grok_video3", "a cat", 10, "16:9", "720p", ("https://x/a.png",))
     assert task.api_id is None and task.next_poll_at is None
     async with store.db.execute("PRAGMA journal_mode") as cur:
         assert (await cur.fetchone())[0] == "wal"
@@ -98,12 +99,13 @@ def test_reopen_after_abrupt_close(tmp_path: Path) -> None:
     script = f"""
 import asyncio, os
 from pathlib import Path
+from bot.core.request import VideoRequest
 from bot.core.store import TaskStore, NewTask, State
 async def main():
     s = await TaskStore.open(Path({str(path)!r}))
     for i in range(5):
-        t = await s.create_task(NewTask(source="slash", guild_id=1, channel_id=2, requester_id=i, model="grok_video3",
-            prompt="p", duration=10, aspect_ratio="16:9", resolution="720p", image_urls=(), billed_seconds=10))
+        t = await s.create_task(NewTask(source="slash", guild_id=1, channel_id=2, requester_id=i,
+            request=VideoRequest("grok_video3", "p", 10, "16:9", "720p"), billed_seconds=10))
         await s.transition(t.id, State.SUBMITTING, State.QUEUED, api_id=f"video_grok_{{i}}")
     os._exit(0)
 asyncio.run(main())

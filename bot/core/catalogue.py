@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,6 +25,7 @@ from bot.core.models import (
     plural,
 )
 from bot.core.models_file import apply_overrides
+from bot.core.request import VideoRequest
 
 __all__ = [
     "MAX_MODELS",
@@ -79,17 +79,6 @@ def _echo(value: object, limit: int = 24) -> str:
     if not text:
         return "an empty value"
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-
-@dataclass(frozen=True, slots=True)
-class VideoRequest:
-    model: str
-    prompt: str
-    duration: int | None = None
-    aspect_ratio: str | None = None
-    resolution: str | None = None
-    image_urls: tuple[str, ...] = ()
 
 
 
@@ -197,19 +186,34 @@ class Catalogue:
             problems.append(self._bad_images(bad, public_only=spec is not None and spec.public_urls_only))
         return problems
 
-    def build_body(self, request: VideoRequest) -> dict[str, Any]:
-        """The exact JSON body for POST /v1/grok/videos; raises InvalidRequest if validate() objects."""
+    def resolve(self, request: VideoRequest) -> VideoRequest:
+        """The request with every default filled in: what the task stores, shows and regenerates.
+
+        Raises InvalidRequest if validate() objects. A fixed-length model's duration is its length.
+        """
         if problems := self.validate(request):
             raise InvalidRequest(problems)
         spec = self.models[request.model]
-        body: dict[str, Any] = {"model": spec.id, "prompt": request.prompt.strip()}
+        return VideoRequest(
+            model=spec.id,
+            prompt=request.prompt.strip(),
+            duration=spec.default_duration if request.duration is None else request.duration,
+            aspect_ratio=spec.default_aspect_ratio if request.aspect_ratio is None else request.aspect_ratio,
+            resolution=spec.default_resolution if request.resolution is None else request.resolution,
+            image_urls=request.image_urls,
+        )
+
+    def build_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The exact JSON body for POST /v1/grok/videos; raises InvalidRequest if validate() objects."""
+        resolved = self.resolve(request)
+        spec = self.models[resolved.model]
+        body: dict[str, Any] = {"model": spec.id, "prompt": resolved.prompt}
         if spec.send_duration:
-            body["duration"] = spec.default_duration if request.duration is None else request.duration
-        aspect_ratio, resolution = request.aspect_ratio, request.resolution
-        body["aspect_ratio"] = spec.default_aspect_ratio if aspect_ratio is None else aspect_ratio
-        body["resolution"] = spec.default_resolution if resolution is None else resolution
-        if request.image_urls:  # the key itself switches to image-to-video: never send it empty
-            body["image_urls"] = list(request.image_urls)
+            body["duration"] = resolved.duration
+        body["aspect_ratio"] = resolved.aspect_ratio
+        body["resolution"] = resolved.resolution
+        if resolved.image_urls:  # the key itself switches to image-to-video: never send it empty
+            body["image_urls"] = list(resolved.image_urls)
         return body
 
     @staticmethod

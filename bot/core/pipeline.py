@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.core import grok
 from bot.core.catalogue import Catalogue, VideoRequest
@@ -159,12 +159,11 @@ class Pipeline:
             return refusal
         if refusal := channel_refusal(origin.missing_permissions):
             return refusal
-        body = self._catalogue.build_body(request)
         limits = config.limits(self._rules.default_limits)
-        admitted = await self._admit(submission, body, limits, bypass=is_admin)
+        admitted = await self._admit(submission, limits, bypass=is_admin)
         if isinstance(admitted, Refused):
             return admitted
-        created = await self._create(admitted, body)
+        created = await self._create(admitted)
         if isinstance(created, Refused):
             return created
         await self._status.post_status(created, origin.reply_to)
@@ -202,7 +201,7 @@ class Pipeline:
         )
 
     async def _admit(
-        self, submission: Submission, body: dict[str, Any], limits: Limits, *, bypass: bool
+        self, submission: Submission, limits: Limits, *, bypass: bool
     ) -> Task | Refused:
         """Fair use and the insert as one atomic step. The row is written BEFORE the paid call: a crash from
         here on leaves a row the poller turns into `lost` once the call can no longer be in flight."""
@@ -214,12 +213,7 @@ class Pipeline:
             channel_id=origin.channel_id,
             requester_id=origin.requester_id,
             origin_message_id=origin.origin_message_id,
-            model=spec.id,
-            prompt=body["prompt"],
-            duration=body.get("duration", spec.default_duration),
-            aspect_ratio=body["aspect_ratio"],
-            resolution=body["resolution"],
-            image_urls=tuple(body.get("image_urls", ())),
+            request=self._catalogue.resolve(request),
             billed_seconds=spec.billed_seconds(request.duration),
         )
         return await self._store.create_task_if(
@@ -228,10 +222,11 @@ class Pipeline:
             self._clock() + self._plan.submit_grace,
         )
 
-    async def _create(self, task: Task, body: dict[str, Any]) -> Task | Refused:
-        """The paid call. Never retried: a retried create can be billed twice."""
+    async def _create(self, task: Task) -> Task | Refused:
+        """The paid call, with the body built from the stored request. Never retried: a retried create
+        can be billed twice."""
         try:
-            created = await self._client.create(body)
+            created = await self._client.create(self._catalogue.build_body(task.request))
         except grok.GrokError as exc:
             log.warning("task %s: create refused: %s", task.id, exc)
             refusal = explain_create_error(exc)
@@ -254,7 +249,7 @@ class Pipeline:
             submitted_at=now,
             next_poll_at=now + next_poll_delay(self._plan),
         )
-        log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.model)
+        log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.request.model)
         if self._on_queued is not None:
             self._on_queued()  # the poller may be asleep until its next known due time
         fresh = await self._store.get(task.id)

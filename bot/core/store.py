@@ -21,6 +21,7 @@ from typing import Any
 import aiosqlite
 
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
+from bot.core.request import VideoRequest
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,7 @@ class NewTask:
     guild_id: int | None
     channel_id: int
     requester_id: int
-    model: str
-    prompt: str
-    duration: int | None
-    aspect_ratio: str
-    resolution: str
-    image_urls: tuple[str, ...]
+    request: VideoRequest  # resolved: every default filled in (Catalogue.resolve)
     billed_seconds: int
     origin_message_id: int | None = None
 
@@ -76,12 +72,7 @@ class Task:
     requester_id: int
     origin_message_id: int | None
     status_message_id: int | None
-    model: str
-    prompt: str
-    duration: int | None
-    aspect_ratio: str
-    resolution: str
-    image_urls: tuple[str, ...]
+    request: VideoRequest
     billed_seconds: int
     provider_status: str | None
     video_url: str | None
@@ -108,13 +99,14 @@ class Task:
     def from_row(cls, row: aiosqlite.Row) -> Task:
         values = {name: row[name] for name in _TASK_COLUMNS}
         values["state"] = State(values["state"])
-        values["image_urls"] = tuple(json.loads(values["image_urls"]))
+        values["request"] = VideoRequest.from_json(values["request"])
         values["notify_requester"] = bool(values["notify_requester"])
         return cls(**values)
 
 
 _TASK_COLUMNS = tuple(f.name for f in fields(Task))
-_UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at"}
+# The request is what the member asked for: written once, never changed.
+_UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at", "request"}
 _MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
 
 
@@ -252,13 +244,13 @@ class TaskStore:
         now = self._clock()
         cursor = await self._db.execute(
             """INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
-                   model, prompt, duration, aspect_ratio, resolution, image_urls, billed_seconds,
+                   model, request, billed_seconds,
                    created_at, updated_at, next_poll_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 State.SUBMITTING, new.source, new.guild_id, new.channel_id, new.requester_id,
-                new.origin_message_id, new.model, new.prompt, new.duration, new.aspect_ratio,
-                new.resolution, json.dumps(list(new.image_urls)), new.billed_seconds, now, now, next_poll_at,
+                new.origin_message_id, new.request.model, new.request.to_json(), new.billed_seconds, now, now,
+                next_poll_at,
             ),
         )  # fmt: skip
         task_id = cursor.lastrowid
@@ -288,9 +280,6 @@ class TaskStore:
         if new_state is not None:
             assignments["state"] = new_state
         assignments["updated_at"] = self._clock()
-        for key in ("image_urls",):
-            if key in assignments:
-                assignments[key] = json.dumps(list(assignments[key]))
         sets = ", ".join(f"{column} = ?" for column in assignments)
         marks = ", ".join("?" for _ in expected_states)
         cursor = await self._db.execute(

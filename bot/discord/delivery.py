@@ -56,11 +56,11 @@ class DiscordDelivery:
     # ---- status message ----------------------------------------------------------------------------
 
     async def estimate(self, task: Task) -> float:
-        cached = self._ratios.get(task.model)
+        cached = self._ratios.get(task.request.model)
         if cached is None or self._clock() - cached[0] > ESTIMATE_CACHE_SECONDS:
-            cached = (self._clock(), await self._store.generation_ratios(task.model))
-            self._ratios[task.model] = cached
-        return estimate_seconds(task.billed_seconds, len(task.image_urls), cached[1])
+            cached = (self._clock(), await self._store.generation_ratios(task.request.model))
+            self._ratios[task.request.model] = cached
+        return estimate_seconds(task.billed_seconds, len(task.request.image_urls), cached[1])
 
     async def status_view(self, task: Task) -> discord.Embed:
         return embeds.status_embed(task, self._clock(), await self.estimate(task))
@@ -323,7 +323,7 @@ class DiscordDelivery:
         if original.stat().st_size <= size_limit:
             return original
         shrunk = original.with_name(f"{original.stem}-fit.mp4")
-        duration = task.actual_duration or float(task.duration or 10)
+        duration = task.actual_duration or float(task.request.duration or 10)
         log.info(
             "task %s: %d bytes over the %d upload limit; shrinking",
             task.id,

@@ -60,12 +60,13 @@ def footer_task_id(footer: str | None) -> int | None:
 
 
 def options_line(task: Task) -> str:
-    parts = [task.model]
-    if task.duration is not None:
-        parts.append(f"{task.duration} s")
-    parts += [task.aspect_ratio, task.resolution]
-    if task.image_urls:
-        parts.append(f"{len(task.image_urls)} image{'s' if len(task.image_urls) > 1 else ''}")
+    request = task.request
+    parts = [request.model]
+    if request.duration is not None:
+        parts.append(f"{request.duration} s")
+    parts += [p for p in (request.aspect_ratio, request.resolution) if p]
+    if request.image_urls:
+        parts.append(f"{len(request.image_urls)} image{'s' if len(request.image_urls) > 1 else ''}")
     return " · ".join(parts)
 
 
@@ -81,9 +82,9 @@ def status_embed(task: Task, now: float, estimate: float | None = None) -> disco
     colour = {State.FAILED: RED, State.EXPIRED: RED, State.LOST: RED, State.DELIVERED: GREEN}.get(
         task.state, BLURPLE
     )
-    embed = discord.Embed(title=f"🎬 {state}", description=clip(task.prompt, 1000), colour=colour)
+    embed = discord.Embed(title=f"🎬 {state}", description=clip(task.request.prompt, 1000), colour=colour)
     embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
-    embed.add_field(name="Model", value=task.model)
+    embed.add_field(name="Model", value=task.request.model)
     embed.add_field(
         name="Options", value=options_line(task).split(" · ", 1)[1] if " · " in options_line(task) else "-"
     )
@@ -103,7 +104,8 @@ def status_embed(task: Task, now: float, estimate: float | None = None) -> disco
 
 
 def result_embed(task: Task, note: str | None = None) -> discord.Embed:
-    embed = discord.Embed(title="🎬 Your video is ready", description=clip(task.prompt, 1000), colour=GREEN)
+    prompt = clip(task.request.prompt, 1000)
+    embed = discord.Embed(title="🎬 Your video is ready", description=prompt, colour=GREEN)
     if task.actual_duration:
         embed.add_field(name="Length", value=f"{task.actual_duration:g} s")
     if note:
@@ -139,7 +141,7 @@ def failure_embed(task: Task) -> discord.Embed:
     title = {State.EXPIRED: "⏱️ Your video timed out", State.LOST: "⚠️ Your request was lost"}.get(
         task.state, "❌ Your video could not be made"
     )
-    embed = discord.Embed(title=title, description=clip(task.prompt, 500), colour=RED)
+    embed = discord.Embed(title=title, description=clip(task.request.prompt, 500), colour=RED)
     reason = (
         task.failure_reason
         if task.state in (State.EXPIRED, State.LOST)

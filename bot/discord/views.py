@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.catalogue import VideoRequest
 from bot.core.pipeline import Submission
 from bot.core.store import Task
 from bot.discord import embeds
@@ -114,17 +113,9 @@ class ResultButton(
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        request = VideoRequest(
-            model=task.model,
-            prompt=task.prompt,
-            duration=task.duration,
-            aspect_ratio=task.aspect_ratio,
-            resolution=task.resolution,
-            image_urls=task.image_urls,
-        )
         # The same pipeline as /video: checks, the clicker's own allowance, status message, answer.
         origin = origin_of_interaction(interaction, "regenerate", origin_message_id=task.id)
-        await answer_interaction(interaction, await bot.pipeline.submit(Submission(request, origin)))
+        await answer_interaction(interaction, await bot.pipeline.submit(Submission(task.request, origin)))
 
 
 def _when(moment: float | None) -> str:
@@ -134,11 +125,11 @@ def _when(moment: float | None) -> str:
 def details_embed(task: Task) -> discord.Embed:
     embed = discord.Embed(
         title=f"Task #{task.id}",
-        description=embeds.clip(task.prompt, embeds.DESCRIPTION_LIMIT),
+        description=embeds.clip(task.request.prompt, embeds.DESCRIPTION_LIMIT),
         colour=embeds.BLURPLE,
     )
     embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
-    embed.add_field(name="Model", value=task.model)
+    embed.add_field(name="Model", value=task.request.model)
     embed.add_field(name="Options", value=embeds.options_line(task))
     embed.add_field(
         name="State", value=f"{task.state.value}" + (f" ({task.outcome})" if task.outcome else "")
