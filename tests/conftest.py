@@ -65,15 +65,15 @@ StartBot = Callable[..., Awaitable[Any]]
 @pytest.fixture
 async def start_bot(bot_env: dict[str, str]) -> AsyncIterator[StartBot]:
     """Start the real GrokVideoBot in this event loop (its setup_hook, cogs, poller and all)."""
-    from bot.core.catalogue import Catalogue
-    from bot.core.config import load_settings
+    from bot.core.config import load_config
     from bot.discord.app import GrokVideoBot
 
     running: list[tuple[Any, asyncio.Task[None]]] = []
 
     async def start(**overrides: str) -> GrokVideoBot:
-        settings = load_settings(None, {**bot_env, **overrides})
-        bot = GrokVideoBot(settings, Catalogue.load(settings.models_file), guild_ready_timeout=0.1)
+        config = load_config(None, {**bot_env, **overrides})  # what `python -m bot` does
+        settings = config.settings
+        bot = GrokVideoBot(settings, config.catalogue, guild_ready_timeout=0.1)
         runner = asyncio.create_task(bot.start(settings.discord_token.get()))
         ready = asyncio.create_task(bot.wait_until_ready())
         done, _ = await asyncio.wait({runner, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)

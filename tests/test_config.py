@@ -17,7 +17,6 @@ from bot.core.config import (
     RedactingFilter,
     Secret,
     load_config,
-    load_settings,
     redact,
 )
 from tests.conftest import BOT_TOKEN, GROK_KEY
@@ -63,7 +62,7 @@ def _logged(handler_filter: logging.Filter, emit: Callable[[logging.Logger], Non
 def test_defaults_and_env_wins_over_dotenv(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nGROK_API_KEY=from-file\nPOLL_INTERVAL_SECONDS=5\n")
-    settings = load_settings(env_file, {"GROK_API_KEY": KEY, "POLL_INTERVAL_SECONDS": "0.25"})
+    settings = load_config(env_file, {"GROK_API_KEY": KEY, "POLL_INTERVAL_SECONDS": "0.25"}).settings
     assert settings.discord_token.get() == TOKEN
     assert settings.grok_api_key.get() == KEY
     assert settings.poll_interval_seconds == 0.25
@@ -77,8 +76,8 @@ def test_defaults_and_env_wins_over_dotenv(tmp_path: Path) -> None:
 
 def test_every_problem_in_one_error() -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings(None, {"POLL_INTERVAL_SECONDS": "soon", "DEV_GUILD_ID": "abc", "LOG_LEVEL": "LOUD",
-                             "GROK_API_BASE_URL": "ftp://x"})  # fmt: skip
+        load_config(None, {"POLL_INTERVAL_SECONDS": "soon", "DEV_GUILD_ID": "abc", "LOG_LEVEL": "LOUD",
+                             "GROK_API_BASE_URL": "ftp://x"}).settings  # fmt: skip
     text = str(info.value)
     for name in ("DISCORD_TOKEN", "GROK_API_KEY", "POLL_INTERVAL_SECONDS", "DEV_GUILD_ID", "LOG_LEVEL",
                  "GROK_API_BASE_URL"):  # fmt: skip
@@ -161,7 +160,7 @@ def test_redaction_never_cuts_words_for_a_short_secret() -> None:
 def test_secrets_too_short_to_be_real_are_refused_by_name() -> None:
     short_token, short_key = "x7", "q" * (MIN_SECRET_LENGTH - 1)
     with pytest.raises(ConfigError) as info:
-        load_settings(None, {"DISCORD_TOKEN": short_token, "GROK_API_KEY": short_key})
+        load_config(None, {"DISCORD_TOKEN": short_token, "GROK_API_KEY": short_key}).settings
     problems = info.value.problems
     assert len(problems) == 2
     assert problems[0].startswith("DISCORD_TOKEN=*** is invalid: is too short")
@@ -169,7 +168,7 @@ def test_secrets_too_short_to_be_real_are_refused_by_name() -> None:
     assert short_token not in str(info.value) and short_key not in str(info.value)
     # The shortest accepted length, and every key the tests themselves use, still pass.
     for token, key in [("t" * MIN_SECRET_LENGTH, "k" * MIN_SECRET_LENGTH), (BOT_TOKEN, GROK_KEY), (TOKEN, KEY)]:
-        settings = load_settings(None, {"DISCORD_TOKEN": token, "GROK_API_KEY": key})
+        settings = load_config(None, {"DISCORD_TOKEN": token, "GROK_API_KEY": key}).settings
         assert settings.discord_token.get() == token and settings.grok_api_key.get() == key
 
 

@@ -252,14 +252,6 @@ def _parse_settings(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
-def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings alone (MODELS_FILE's contents are not read; `load_config` does that too)."""
-    values, problems = _parse_settings(read_environment(env_file, environ))
-    if problems:
-        raise ConfigError(problems)
-    return Settings(**values)
-
-
 @dataclass(frozen=True, slots=True)
 class Config:
     settings: Settings
