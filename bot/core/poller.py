@@ -166,7 +166,7 @@ class Poller:
         if now - task.created_at < grace:
             await self._store.transition(task.id, State.SUBMITTING, next_poll_at=task.created_at + grace)
             return
-        if await self._store.transition(
+        if lost := await self._store.transition(
             task.id,
             State.SUBMITTING,
             State.LOST,
@@ -176,16 +176,14 @@ class Poller:
             "was started. Please try again.",
         ):
             log.warning("task %s: lost (the process died during the create call)", task.id)
-            fresh = await self._store.get(task.id)
-            if fresh is not None:
-                await self._delivery.deliver(fresh)
+            await self._delivery.deliver(lost)
 
     async def _poll(self, task: Task) -> None:
         now = self._clock()
         plan = self._config.plan
         if is_overdue(plan, task.submitted_at or task.created_at, now):
             minutes = round(plan.task_timeout / 60)
-            if await self._store.transition(
+            if expired := await self._store.transition(
                 task.id,
                 POLLING,
                 State.EXPIRED,
@@ -194,7 +192,7 @@ class Poller:
                 failure_reason=f"The video service did not finish your video within {minutes} minutes, "
                 "so I stopped waiting.",
             ):
-                await self._deliver_fresh(task.id)
+                await self._delivery.deliver(expired)
             return
         assert task.api_id is not None
         try:
@@ -210,7 +208,7 @@ class Poller:
             await self._note_error(task, str(exc), now + wait)
             return
         except grok.TaskNotFoundError:
-            if await self._store.transition(
+            if failed := await self._store.transition(
                 task.id,
                 POLLING,
                 State.FAILED,
@@ -218,7 +216,7 @@ class Poller:
                 next_poll_at=now,
                 failure_reason="The video service no longer knows this task.",
             ):
-                await self._deliver_fresh(task.id)
+                await self._delivery.deliver(failed)
             return
         except grok.GrokError as exc:
             # Outages, timeouts, malformed answers, even a rotated key: keep the task and back off.
@@ -231,7 +229,7 @@ class Poller:
             return
 
         if result.status == "failed":
-            if await self._store.transition(
+            if failed := await self._store.transition(
                 task.id,
                 POLLING,
                 State.FAILED,
@@ -242,9 +240,9 @@ class Poller:
                 poll_attempts=task.poll_attempts + 1,
                 error_streak=0,
             ):
-                await self._deliver_fresh(task.id)
+                await self._delivery.deliver(failed)
         elif result.status == "completed":
-            if await self._store.transition(
+            if completed := await self._store.transition(
                 task.id,
                 POLLING,
                 State.COMPLETED,
@@ -256,12 +254,10 @@ class Poller:
                 poll_attempts=task.poll_attempts + 1,
                 error_streak=0,
             ):
-                fresh = await self._store.get(task.id)
-                if fresh is not None:
-                    await self._download(fresh)
+                await self._download(completed)
         else:
             new_state = State.PROCESSING if result.status == "processing" else task.state
-            if await self._store.transition(
+            if polled := await self._store.transition(
                 task.id,
                 POLLING,
                 new_state,
@@ -271,9 +267,7 @@ class Poller:
                 last_error=None,
                 next_poll_at=now + next_poll_delay(plan, self._rng),
             ):
-                fresh = await self._store.get(task.id)
-                if fresh is not None:
-                    await self._delivery.show_progress(fresh)
+                await self._delivery.show_progress(polled)
 
     async def _note_error(self, task: Task, message: str, retry_at: float) -> None:
         await self._store.transition(
@@ -293,18 +287,20 @@ class Poller:
         except grok.VideoTooLargeError:
             # Too big to keep or attach anyway: deliver the provider's link with a warning instead.
             log.warning("task %s: video over MAX_VIDEO_MB; delivering the link", task.id)
-            if await self._store.transition(task.id, State.COMPLETED, State.DOWNLOADED, next_poll_at=now):
-                await self._deliver_fresh(task.id)
+            if linked := await self._store.transition(
+                task.id, State.COMPLETED, State.DOWNLOADED, next_poll_at=now
+            ):
+                await self._delivery.deliver(linked)
             return
         except grok.LinkExpiredError:
-            if await self._store.transition(
+            if failed := await self._store.transition(
                 task.id,
                 State.COMPLETED,
                 State.FAILED,
                 next_poll_at=now,
                 failure_reason="The video was made, but its download link expired before I could fetch it.",
             ):
-                await self._deliver_fresh(task.id)
+                await self._delivery.deliver(failed)
             return
         except grok.GrokError as exc:
             log.warning("task %s: download failed: %s", task.id, exc)
@@ -312,7 +308,7 @@ class Poller:
                 task, str(exc), now + error_backoff(self._config.plan, task.error_streak + 1, self._rng)
             )
             return
-        if await self._store.transition(
+        if downloaded := await self._store.transition(
             task.id,
             State.COMPLETED,
             State.DOWNLOADED,
@@ -322,9 +318,4 @@ class Poller:
             error_streak=0,
             last_error=None,
         ):
-            await self._deliver_fresh(task.id)
-
-    async def _deliver_fresh(self, task_id: int) -> None:
-        fresh = await self._store.get(task_id)
-        if fresh is not None and fresh.state in TO_DELIVER:
-            await self._delivery.deliver(fresh)
+            await self._delivery.deliver(downloaded)
