@@ -85,7 +85,9 @@ async def test_a_task_that_never_finishes_expires_with_a_message(
     await start_bot(TASK_TIMEOUT_SECONDS="1")
     await emu.slash_command("video", {"prompt": "forever"})
     result = await wait_result(emu, emu.channel, timeout=10)
-    assert "timed out" in message_text(result)
+    text = message_text(result)
+    assert "timed out" in text
+    assert "did not finish your video within 1 second," in text, "the timeout in true words, not '0 minutes'"
 
 
 async def test_an_expired_video_link_is_reported(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.core import grok
-from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay
+from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay, plain_duration
 from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,8 @@ class Poller:
         now = self._clock()
         plan = self._config.plan
         if is_overdue(plan, task.submitted_at or task.created_at, now):
-            minutes = round(plan.task_timeout / 60)
-            reason = (
-                f"The video service did not finish your video within {minutes} minutes, so I stopped waiting."
-            )
+            within = plain_duration(plan.task_timeout)
+            reason = f"The video service did not finish your video within {within}, so I stopped waiting."
             await self._finish(task, POLLING, State.EXPIRED, reason=reason, finished_at=now)
             return
         result = await self._ask_provider(task, now)
