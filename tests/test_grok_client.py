@@ -169,7 +169,7 @@ async def test_result_follows_the_script(client: GrokClient, fake: FakeGrokAPI, 
     fake.script_next(TaskScript(processing_after=5, complete_after=20))
     task = await client.create({**MAX_BODY, "duration": 16})
     queued = await client.result(task.id)
-    assert queued == TaskResult(task.id, "queued", "grok_video3_max", task.created, None, None, None)
+    assert queued == TaskResult(task.id, "queued", "grok_video3_max", task.created, None, None, None, "queued")
     clock.now += 5
     assert (await client.result(task.id)).status == "processing"
     clock.now += 15
@@ -230,6 +230,46 @@ async def test_result_bodies_match_the_documented_examples(fake: FakeGrokAPI, cl
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         assert resp.status == 401 and (await resp.json())["error"]["message"]
     assert fake.requests[-1].headers.get("Authorization") is None
+
+
+@pytest.mark.parametrize(
+    ("word", "error", "status", "reason"),
+    [
+        ("succeeded", None, "completed", None),
+        ("SUCCESS", None, "completed", None),
+        ("done", None, "completed", None),
+        ("cancelled", None, "failed", "The video service cancelled this video."),
+        ("Canceled", None, "failed", "The video service cancelled this video."),
+        ("rejected", None, "failed", "The video service rejected this video."),
+        ("timed-out", None, "failed", "The video service gave up on this video: it took too long."),
+        ("error", "Render node crashed.", "failed", "Render node crashed."),
+        ("failed", None, "failed", None),  # the documented word: the caller has its own default
+        ("pending", None, "queued", None),
+        ("In Progress", None, "processing", None),
+        ("on_hold", None, "unknown", None),
+    ],
+)
+async def test_undocumented_status_words(
+    client: GrokClient, fake: FakeGrokAPI, word: str, error: str | None, status: str, reason: str | None
+) -> None:
+    """Read by meaning, never refused: a refused answer left the task waiting for the whole timeout."""
+    fake.default_script = TaskScript(complete_after=None)
+    task = await created(client)
+    if status == "completed":
+        fake.complete(task.id)
+    fake.report_status(task.id, word, error=error)
+    result = await client.result(task.id)
+    assert (result.status, result.provider_status, result.error) == (status, word, reason)
+    assert (result.video_url is not None) is (status == "completed")
+
+
+async def test_create_answering_an_unfamiliar_status_still_gives_the_task(
+    client: GrokClient, fake: FakeGrokAPI
+) -> None:
+    """Refusing it would tell the member 'not accepted' for a task that exists and may be billed."""
+    fake.fail_next("create", status=200, body={"id": "video_grok_7", "status": "Accepted"})
+    task = await created(client)
+    assert (task.id, task.status) == ("video_grok_7", "Accepted")
 
 
 async def test_unknown_task(client: GrokClient, fake: FakeGrokAPI) -> None:
@@ -477,7 +517,10 @@ def test_parse_retry_after() -> None:
         ("create", {"object": "video", "status": "queued"}),
         ("create", {"id": "", "status": "queued"}),
         ("create", {"id": 42, "status": "queued"}),
-        ("result", {"id": "video_grok_1", "status": "exploded"}),
+        ("result", {"id": "video_grok_1"}),
+        ("result", {"id": "video_grok_1", "status": 3}),
+        ("result", {"id": "video_grok_1", "status": " \u200b"}),
+        ("result", {"id": "video_grok_1", "status": "succeeded", "video_url": None}),
         ("result", {"id": "video_grok_1", "status": "completed", "video_url": None}),
         ("result", {"id": "video_grok_1", "status": "completed", "video_url": "ftp://x/y.mp4"}),
         ("result", {"id": "video_grok_1", "status": "completed", "video_url": "http://[::1"}),

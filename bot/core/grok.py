@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Literal, Self, get_args
+from typing import IO, Any, Final, Self
 from urllib.parse import quote
 
 import aiohttp
@@ -51,6 +51,7 @@ from bot.core.grok_errors import (  # noqa: F401
     Operation,
     RateLimitedError,
     TaskNotFoundError,
+    TaskStatus,
     UnavailableError,
     VideoTooLargeError,
     _as_float,
@@ -61,6 +62,7 @@ from bot.core.grok_errors import (  # noqa: F401
     _valid_id,
     clean_text,
     parse_retry_after,
+    read_status,
 )
 
 log = logging.getLogger(__name__)
@@ -70,17 +72,13 @@ _MAX_API_BODY: Final = 1 << 20  # task bodies are tiny; never buffer a runaway a
 _CHUNK: Final = 64 * 1024
 _FLUSH: Final = 1 << 20  # batch disk writes so each thread hop moves a useful amount
 
-TaskStatus = Literal["queued", "processing", "completed", "failed"]
-TASK_STATUSES: Final[frozenset[str]] = frozenset(get_args(TaskStatus))
-
-
 # --------------------------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True, slots=True)
 class CreatedTask:
     id: str
-    status: str
+    status: str  # the provider's word, as given (cleaned): whatever it is, the task exists and is polled
     model: str | None
     created: int | None
 
@@ -88,12 +86,13 @@ class CreatedTask:
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     id: str
-    status: TaskStatus
+    status: TaskStatus  # what the provider's word means (grok_errors.read_status)
     model: str | None
     created: int | None
-    video_url: str | None
+    video_url: str | None  # set, and a usable http(s) link, exactly when status is "completed"
     actual_duration: float | None
-    error: str | None
+    error: str | None  # "failed": the provider's reason, else our words for an undocumented end word
+    provider_status: str  # the word as the provider gave it (cleaned), e.g. "succeeded", "on_hold"
 
 
 @contextlib.contextmanager
@@ -203,7 +202,8 @@ class GrokClient:
         with _no_chain():
             status, payload, text, headers = await self._call("result", "GET", path, None)
             self._raise_for_error("result", status, payload, text, headers)
-            got_id, task_status, model, created = self._task_fields(status, payload, text)
+            got_id, word, model, created = self._task_fields(status, payload, text)
+            task_status, ended_reason = read_status(word)
             if got_id != task_id:
                 log.warning("Grok result for one task id answered with another id; using the answer's")
             assert isinstance(payload, dict)
@@ -218,7 +218,7 @@ class GrokClient:
                         url = yarl.URL(raw_url.strip())
                 if url is None or url.scheme not in ("http", "https") or not url.host:
                     raise MalformedResponseError(
-                        "the Grok API reported a completed task without a usable video_url",
+                        f"the Grok API reported a finished task ({word}) without a usable video_url",
                         status=status,
                         task_id=got_id,
                     )
@@ -229,14 +229,16 @@ class GrokClient:
                 if isinstance(raw_error, dict):
                     raw_error = raw_error.get("message")
                 error = clean_text(str(raw_error), self._api_key) if raw_error is not None else None
+                error = error or ended_reason
             return TaskResult(
                 id=got_id,
-                status=task_status,  # type: ignore[arg-type]  # checked against TASK_STATUSES
+                status=task_status,
                 model=model,
                 created=created,
                 video_url=video_url,
                 actual_duration=actual,
                 error=error,
+                provider_status=word,
             )
 
     async def _call(
@@ -327,17 +329,17 @@ class GrokClient:
         if not isinstance(raw_id, str) or not raw_id.strip():
             raise MalformedResponseError(f"the Grok API answer had no task id (HTTP {status})", status=status)
         task_id = raw_id.strip()
-        task_status = payload.get("status")
-        if task_status not in TASK_STATUSES:
-            odd = clean_text(str(task_status), self._api_key, 40) if task_status is not None else None
+        # Any status word is accepted here (an unfamiliar one is read as "unknown" by read_status); only an
+        # answer without one is malformed.
+        raw_status = payload.get("status")
+        word = clean_text(raw_status, self._api_key, 40) if isinstance(raw_status, str) else None
+        if word is None:
             raise MalformedResponseError(
-                f"the Grok API answered with an unknown task status ({odd or 'none'})",
-                status=status,
-                task_id=task_id,
+                f"the Grok API answer had no task status (HTTP {status})", status=status, task_id=task_id
             )
         model = payload.get("model")
         created = _as_int(payload.get("created"))
-        return task_id, str(task_status), model if isinstance(model, str) else None, created
+        return task_id, word, model if isinstance(model, str) else None, created
 
     # ----------------------------------------------------------------------------------------- download
 

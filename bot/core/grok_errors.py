@@ -21,6 +21,9 @@ object or string without ``id``,         frequent → RateLimitedError, key/toke
                                          the caller gives up: the task may still finish)
 2xx that is not JSON / wrong shape       MalformedResponseError (``task_id`` set when an id was readable)
 =======================================  ====================================================
+
+Task status words (``read_status``): the documented queued/processing/completed/failed, plus the
+undocumented words whose meaning is plain; any other word is ``unknown``, never an error (see there).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from typing import Final, Literal
 MAX_PROVIDER_MESSAGE: Final = 500
 MAX_RETRY_AFTER: Final = 3600.0  # a provider asking for more than an hour is wrong or hostile
 Operation = Literal["create", "result"]
+#: What a task status word means. ``unknown``: a word nobody documented; the caller decides (keep polling).
+TaskStatus = Literal["queued", "processing", "completed", "failed", "unknown"]
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -192,6 +197,45 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+# --------------------------------------------------------------------------------------------- status words
+
+#: The documented words, and undocumented ones whose meaning is plain (providers drift, and a word read as
+#: "unknown" would leave the task waiting for the whole TASK_TIMEOUT_SECONDS). Keys are lower case with
+#: "_" for spaces and hyphens. A success word still needs a usable video_url to count as completed.
+_STATUS_WORDS: Final[Mapping[str, TaskStatus]] = {
+    "queued": "queued", "pending": "queued", "waiting": "queued", "submitted": "queued", "in_queue": "queued",
+    "processing": "processing", "running": "processing", "in_progress": "processing",
+    "generating": "processing",
+    "completed": "completed", "complete": "completed", "succeeded": "completed", "success": "completed",
+    "successful": "completed", "done": "completed",
+    "failed": "failed", "failure": "failed", "error": "failed", "errored": "failed", "cancelled": "failed",
+    "canceled": "failed", "rejected": "failed", "expired": "failed", "timeout": "failed",
+    "timed_out": "failed", "aborted": "failed",
+}  # fmt: skip
+#: What the member reads when a task ends under one of these words and the provider says nothing more
+#: ("failed" has its own default, chosen by the caller).
+_ENDED_WITHOUT_REASON: Final[Mapping[str, str]] = {
+    "failure": "The video service reported a failure while making this video.",
+    "error": "The video service reported an error while making this video.",
+    "errored": "The video service reported an error while making this video.",
+    "cancelled": "The video service cancelled this video.",
+    "canceled": "The video service cancelled this video.",
+    "rejected": "The video service rejected this video.",
+    "expired": "The video service let this video expire before making it.",
+    "timeout": "The video service gave up on this video: it took too long.",
+    "timed_out": "The video service gave up on this video: it took too long.",
+    "aborted": "The video service stopped making this video.",
+}
+
+
+def read_status(word: str) -> tuple[TaskStatus, str | None]:
+    """What a status word means, and for a word that ends the task without a video, a reason in plain
+    words for when the provider gives none: ``read_status("Cancelled")`` → ``("failed", "The video service
+    cancelled this video.")``."""
+    key = "_".join(word.lower().replace("-", " ").split())
+    return _STATUS_WORDS.get(key, "unknown"), _ENDED_WITHOUT_REASON.get(key)
 
 
 def _valid_id(value: object) -> bool:

@@ -236,7 +236,7 @@ class Poller:
     async def _record_answer(self, task: Task, result: grok.TaskResult, now: float) -> None:
         """Store what the provider said and act on it: post a failure, download a video, or wait."""
         polled = {
-            "provider_status": result.status,
+            "provider_status": result.provider_status,
             "poll_attempts": task.poll_attempts + 1,
             "error_streak": 0,
         }
@@ -256,12 +256,30 @@ class Poller:
             ):
                 await self._download(completed)
         else:
-            state = State.PROCESSING if result.status == "processing" else task.state
-            next_at = now + next_poll_delay(self._config.plan, self._rng)
-            if waiting := await self._store.transition(
-                task.id, POLLING, state, last_error=None, next_poll_at=next_at, **polled
-            ):
-                await self._delivery.show_progress(waiting)
+            await self._keep_waiting(task, result, now, polled)
+
+    async def _keep_waiting(
+        self, task: Task, result: grok.TaskResult, now: float, polled: dict[str, Any]
+    ) -> None:
+        """Queued, processing, or a status word nobody documented: poll again after the usual interval.
+
+        An unknown word does not fail the task: it may be a new in-between step (moderation, upscaling) of a
+        video that is being made and paid for, and TASK_TIMEOUT_SECONDS still bounds the wait. It is logged
+        once per task (when the word first appears, not at every poll) and kept in last_error.
+        """
+        note = None
+        if result.status == "unknown":
+            note = (
+                f"the video service reports a status I don't know ({result.provider_status}); still waiting"
+            )
+            if result.provider_status != task.provider_status:
+                log.warning("task %s: %s", task.id, note)
+        state = State.PROCESSING if result.status == "processing" else task.state
+        next_at = now + next_poll_delay(self._config.plan, self._rng)
+        if waiting := await self._store.transition(
+            task.id, POLLING, state, last_error=note, next_poll_at=next_at, **polled
+        ):
+            await self._delivery.show_progress(waiting)
 
     async def _note_error(self, task: Task, message: str, retry_at: float | None = None) -> None:
         """Record a passing error; look again at `retry_at`, by default after a backoff that grows with
