@@ -155,7 +155,7 @@ async def test_create_refused_by_provider(
 ) -> None:
     with pytest.raises(BadRequestError) as info:
         await client.create(body)
-    assert info.value.status == 400 and not info.value.retryable
+    assert info.value.status == 400
     assert info.value.provider_message is not None and expected in info.value.provider_message
     assert expected in str(info.value)
     assert fake.creates == [body] and not fake.tasks  # recorded first, no task made
@@ -275,7 +275,7 @@ async def test_create_answering_an_unfamiliar_status_still_gives_the_task(
 async def test_unknown_task(client: GrokClient, fake: FakeGrokAPI) -> None:
     with pytest.raises(TaskNotFoundError) as info:
         await client.result("video_grok_404")
-    assert info.value.status == 404 and not info.value.retryable
+    assert info.value.status == 404
     assert_no_secret(info.value)
 
 
@@ -362,6 +362,10 @@ async def test_download_errors(client: GrokClient, fake: FakeGrokAPI, tmp_path: 
     with pytest.raises(DownloadError) as info:
         await client.download(result.video_url, tmp_path / "v.mp4", max_bytes=1 << 20)
     assert info.value.status == 503 and info.value.retryable
+    fake.fail_next("download", status=400)
+    with pytest.raises(DownloadError) as refused:
+        await client.download(result.video_url, tmp_path / "v.mp4", max_bytes=1 << 20)
+    assert refused.value.status == 400 and not refused.value.retryable, "asking again will not help"
     fake.slow_next("download", delay=1.0)
     fast = GrokClient(base_url=fake.base_url, api_key=API_KEY, connect_timeout=0.5)
     async with fast:
@@ -382,7 +386,7 @@ async def test_wrong_key(fake: FakeGrokAPI) -> None:
     async with GrokClient(base_url=fake.base_url, api_key="wrong-key") as c:
         with pytest.raises(AuthenticationError) as info:
             await c.create(MAX_BODY)
-    assert info.value.status == 401 and not info.value.retryable
+    assert info.value.status == 401
     assert fake.requests[-1].headers["Authorization"] == AUTH_WRONG
     assert "wrong-key" not in repr(fake.requests)
 
@@ -461,7 +465,6 @@ async def test_status_and_envelope_mapping(
             await client.result("video_grok_1")
     assert type(info.value) is expected
     assert info.value.status == status
-    assert info.value.retryable is (expected in (RateLimitedError, UnavailableError))
     assert_no_secret(info.value)
 
 
@@ -481,7 +484,7 @@ async def test_rate_limited_with_seconds_and_http_date(client: GrokClient, fake:
     fake.fail_next("result", status=429, headers={"retry-after": "2"})
     with pytest.raises(RateLimitedError) as info:
         await client.result("video_grok_1")
-    assert info.value.retry_after == 2.0 and info.value.retryable
+    assert info.value.retry_after == 2.0
     when = datetime.now(UTC) + timedelta(seconds=90)
     fake.fail_next("create", status=429, headers={"Retry-After": format_datetime(when, usegmt=True)})
     with pytest.raises(RateLimitedError) as info:
@@ -535,7 +538,6 @@ async def test_malformed_answers(client: GrokClient, fake: FakeGrokAPI, endpoint
             await created(client)
         else:
             await client.result("video_grok_1")
-    assert info.value.retryable
     assert_no_secret(info.value)
 
 
@@ -565,7 +567,7 @@ async def test_slow_answer_times_out(fake: FakeGrokAPI) -> None:
         with pytest.raises(GrokTimeoutError) as info:
             await c.result("video_grok_1")
     assert time.monotonic() - started < 1.0
-    assert info.value.retryable and isinstance(info.value, GrokConnectionError)
+    assert isinstance(info.value, GrokConnectionError)
     assert_no_secret(info.value)
 
 
@@ -576,7 +578,7 @@ async def test_connection_refused() -> None:
     async with GrokClient(base_url=f"http://127.0.0.1:{port}/kyyReactApiServer", api_key=API_KEY) as c:
         with pytest.raises(GrokConnectionError) as info:
             await c.create(MAX_BODY)
-    assert not isinstance(info.value, GrokTimeoutError) and info.value.retryable
+    assert not isinstance(info.value, GrokTimeoutError)
     assert_no_secret(info.value)
 
 

@@ -1,14 +1,15 @@
 """HTTP client for the Grok video provider: create a task, poll it, download the finished video.
 
-No Discord here, and no automatic retries: a create retried after a timeout may be billed twice, so every
-error says whether a *later* attempt may succeed (``GrokError.retryable``) and the caller decides.
+No Discord here, and no automatic retries: a create retried after a timeout may be billed twice, so the
+caller decides by the error's type; a download error also says whether another try may help
+(``DownloadError.retryable``).
 
 Secret safety: the API key travels only in the ``Authorization`` header of create/result. aiohttp's
 exceptions carry ``request_info`` whose headers include that header, so none of them ever leaves this module,
 not even as ``__cause__``/``__context__``; errors are rebuilt from short, plain texts that are scrubbed of the
 key. The video link belongs to a third-party CDN and is fetched without the header.
 
-The errors and how provider answers map to them: bot/grok_errors.py (re-exported here).
+The errors, how provider answers map to them and what status words mean: grok_errors.py (re-exported here).
 """
 
 from __future__ import annotations
@@ -377,9 +378,8 @@ class GrokClient:
                 try:
                     await asyncio.to_thread(_commit, handle, part, dest)
                 except OSError as exc:
-                    failure = DownloadError(
-                        f"could not save the video file ({exc.strerror or 'OS error'})", retryable=False
-                    )
+                    # Retryable: a full disk or a permission the owner can fix before the task's deadline.
+                    failure = DownloadError(f"could not save the video file ({exc.strerror or 'OS error'})")
             except BaseException:
                 _discard(handle, part)
                 raise
@@ -426,7 +426,7 @@ class GrokClient:
                     if failure is None and buf:
                         await asyncio.to_thread(handle.write, bytes(buf))
                     if failure is None and written == 0:
-                        failure = DownloadError("the video link answered with an empty file", retryable=True)
+                        failure = DownloadError("the video link answered with an empty file")
         except TimeoutError:
             failure = DownloadTimeoutError(f"timed out downloading the video after {total_seconds:g}s")
         except aiohttp.ClientConnectorError:
@@ -436,9 +436,7 @@ class GrokClient:
         except aiohttp.ClientError as exc:
             failure = DownloadError(f"the video download failed ({type(exc).__name__})", retryable=False)
         except OSError as exc:
-            failure = DownloadError(
-                f"could not write the video file ({exc.strerror or 'OS error'})", retryable=False
-            )
+            failure = DownloadError(f"could not write the video file ({exc.strerror or 'OS error'})")
         except BaseException:
             _discard(handle, part)
             raise

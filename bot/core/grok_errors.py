@@ -50,9 +50,11 @@ TaskStatus = Literal["queued", "processing", "completed", "failed", "unknown"]
 
 
 class GrokError(Exception):
-    """Base error; ``str(e)`` is short, plain English and free of secrets."""
+    """Base error; ``str(e)`` is short, plain English and free of secrets.
 
-    retryable: bool = False
+    Callers decide what to do by the error's type (create: tell the member; result: keep polling until the
+    task timeout). Only a download error also says whether another try may help: ``DownloadError.retryable``.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -60,11 +62,11 @@ class GrokError(Exception):
 
 
 class GrokConnectionError(GrokError):
-    retryable = True
+    """The Grok API could not be reached, or the connection dropped."""
 
 
 class GrokTimeoutError(GrokConnectionError):
-    retryable = True
+    """No complete answer in time. After a create, the task may exist anyway."""
 
 
 class GrokStatusError(GrokError):
@@ -77,24 +79,22 @@ class GrokStatusError(GrokError):
 
 
 class AuthenticationError(GrokStatusError):
-    retryable = False
+    """The API key was refused."""
 
 
 class InsufficientBalanceError(GrokStatusError):
-    retryable = False
+    """The provider account is out of credit."""
 
 
 class BadRequestError(GrokStatusError):
-    retryable = False
+    """The provider refused the request as it was sent."""
 
 
 class TaskNotFoundError(GrokStatusError):
-    retryable = False
+    """The provider does not know this task id."""
 
 
 class RateLimitedError(GrokStatusError):
-    retryable = True
-
     def __init__(
         self,
         message: str,
@@ -108,13 +108,11 @@ class RateLimitedError(GrokStatusError):
 
 
 class UnavailableError(GrokStatusError):
-    retryable = True
+    """The provider is failing or down (5xx, odd answers); a later call may work."""
 
 
 class MalformedResponseError(GrokError):
     """A 2xx whose body is not what the contract promises. After a create, the task may exist anyway."""
-
-    retryable = True
 
     def __init__(self, message: str, *, status: int | None = None, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -123,7 +121,9 @@ class MalformedResponseError(GrokError):
 
 
 class DownloadError(GrokError):
-    """Fetching the video failed. ``retryable`` is decided per instance (CDN outage: yes; 400: no)."""
+    """Fetching the video failed. ``retryable``: whether another try may succeed, decided per instance (a
+    CDN outage, a full disk: yes; a 400: no). The poller retries until the task's deadline, or gives up at
+    once when it is False."""
 
     retryable = True
 
@@ -143,11 +143,11 @@ class VideoTooLargeError(DownloadError):
 
 
 class DownloadConnectionError(DownloadError, GrokConnectionError):
-    retryable = True
+    """The video host could not be reached, or the connection dropped (retryable)."""
 
 
 class DownloadTimeoutError(DownloadConnectionError, GrokTimeoutError):
-    retryable = True
+    """The video did not arrive in time (retryable)."""
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -306,9 +306,8 @@ class Poller:
         except grok.LinkExpiredError:
             reason = "The video was made, but its download link expired before I could fetch it."
             await self._finish(task, State.COMPLETED, State.FAILED, reason=reason)
-        except grok.GrokError as exc:
-            log.warning("task %s: download failed: %s", task.id, exc)
-            await self._note_error(task, str(exc))
+        except grok.DownloadError as exc:
+            await self._download_failed(task, exc)
         else:
             await self._finish(
                 task,
@@ -319,3 +318,20 @@ class Poller:
                 error_streak=0,
                 last_error=None,
             )
+
+    async def _download_failed(self, task: Task, exc: grok.DownloadError) -> None:
+        """Try again, with backoff, until the task's deadline (TASK_TIMEOUT_SECONDS from submission, as for
+        polling); the last try falls on the deadline. Past it, or when another try cannot help (a 400, a
+        link that is not a link), the member is told."""
+        now = self._clock()
+        plan = self._config.plan
+        started = task.submitted_at or task.created_at
+        if exc.retryable and not is_overdue(plan, started, now):
+            log.warning("task %s: download failed: %s", task.id, exc)
+            retry_at = now + error_backoff(plan, task.error_streak + 1, self._rng)
+            await self._note_error(task, str(exc), min(retry_at, started + plan.task_timeout))
+            return
+        log.warning("task %s: download failed; giving up: %s", task.id, exc)
+        why = "the file host kept failing" if exc.retryable else str(exc)
+        reason = f"The video was made, but I couldn't download it: {why}."
+        await self._finish(task, State.COMPLETED, State.FAILED, reason=reason, last_error=str(exc)[:500])

@@ -105,6 +105,7 @@ class TaskScript:
     video: bytes | None = None  # served at the link; default FAKE_MP4
     actual_duration: float | None = None  # default: the requested duration, else 10
     link_ttl: float | None = None  # the link answers 403 this many seconds after completion
+    link_status: int | None = None  # the link answers this HTTP status, every time (a broken file host)
     serve_chunked: bool = False  # stream the video without Content-Length
     #: Once finished, answer this undocumented status word (say "succeeded") instead of completed/failed;
     #: the link and the error are sent as for the documented word.
@@ -463,6 +464,8 @@ class FakeGrokAPI:
         now = self.clock()
         if task is None or not name.endswith(".mp4") or task.status_at(now) != "completed":
             return web.Response(status=404, text="Not Found")
+        if task.script.link_status is not None:
+            return web.Response(status=task.script.link_status, text="Upstream trouble")
         done = task.completed_at
         if task.script.link_ttl is not None and done is not None and now - done >= task.script.link_ttl:
             return web.Response(
