@@ -68,7 +68,6 @@ from bot.core.grok_errors import (  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL: Final = "https://zcbservice.aizfw.cn/kyyReactApiServer"
 _MAX_API_BODY: Final = 1 << 20  # task bodies are tiny; never buffer a runaway answer
 _CHUNK: Final = 64 * 1024
 _FLUSH: Final = 1 << 20  # batch disk writes so each thread hop moves a useful amount
