@@ -95,8 +95,9 @@ class Poller:
             # Cleared BEFORE the tick: a wake() that arrives while we work must not be lost.
             self._wake.clear()
             try:
-                await self.tick()
-                delay = await self._seconds_until_next()
+                ticked_at = self._clock()
+                await self.tick(ticked_at)
+                delay = await self._seconds_until_next(ticked_at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -108,15 +109,28 @@ class Poller:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    async def _seconds_until_next(self) -> float:
+    async def _seconds_until_next(self, ticked_at: float) -> float:
         next_at = await self._store.next_due_at()
+        now = self._clock()
         if next_at is None:
             return IDLE_WAKE_SECONDS
-        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - self._clock()))
+        if next_at <= ticked_at:
+            # The tick has just seen every task due by then: it is in hand (its worker wakes the loop when
+            # done), waiting out a provider pause, or beyond the batch (a worker's end wakes the loop too).
+            # MIN() cannot tell those from a task that became due since, so look again after a routine
+            # interval. Looking at once spun the loop on these queries, thousands of times a second, for as
+            # long as any download or post was under way.
+            wait = self._config.plan.base_interval
+            if self.paused_until > now:
+                wait = min(wait, self.paused_until - now)
+            return min(IDLE_WAKE_SECONDS, wait)
+        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - now))
 
-    async def tick(self) -> int:
-        """Start handling every due task not already in hand; returns how many were started."""
-        due = await self._store.due_tasks(limit=self._config.concurrency * 4)
+    async def tick(self, now: float | None = None) -> int:
+        """Start handling every task due at `now` (default: the clock) not already in hand; returns how many
+        were started."""
+        moment = self._clock() if now is None else now
+        due = await self._store.due_tasks(limit=self._config.concurrency * 4, now=moment)
         started = 0
         for task in due:
             if task.id in self._in_hand:
