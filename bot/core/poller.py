@@ -278,15 +278,15 @@ class Poller:
         """Queued, processing, or a status word nobody documented: poll again after the usual interval.
 
         An unknown word does not fail the task: it may be a new in-between step (moderation, upscaling) of a
-        video that is being made and paid for, and TASK_TIMEOUT_SECONDS still bounds the wait. It is logged
-        once per task (when the word first appears, not at every poll) and kept in last_error.
+        video that is being made and paid for, and TASK_TIMEOUT_SECONDS still bounds the wait. It is kept in
+        last_error and logged when it first appears, not at every poll.
         """
         note = None
         if result.status == "unknown":
             note = (
                 f"the video service reports a status I don't know ({result.provider_status}); still waiting"
             )
-            if result.provider_status != task.provider_status:
+            if note != task.last_error:  # new since the last poll (the create may have said it already)
                 log.warning("task %s: %s", task.id, note)
         state = State.PROCESSING if result.status == "processing" else task.state
         next_at = now + next_poll_delay(self._config.plan, self._rng)
