@@ -77,7 +77,7 @@ def test_defaults_and_env_wins_over_dotenv(tmp_path: Path) -> None:
 def test_every_problem_in_one_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, {"POLL_INTERVAL_SECONDS": "soon", "DEV_GUILD_ID": "abc", "LOG_LEVEL": "LOUD",
-                             "GROK_API_BASE_URL": "ftp://x"}).settings  # fmt: skip
+                             "GROK_API_BASE_URL": "ftp://x"})  # fmt: skip
     text = str(info.value)
     for name in ("DISCORD_TOKEN", "GROK_API_KEY", "POLL_INTERVAL_SECONDS", "DEV_GUILD_ID", "LOG_LEVEL",
                  "GROK_API_BASE_URL"):  # fmt: skip
@@ -160,7 +160,7 @@ def test_redaction_never_cuts_words_for_a_short_secret() -> None:
 def test_secrets_too_short_to_be_real_are_refused_by_name() -> None:
     short_token, short_key = "x7", "q" * (MIN_SECRET_LENGTH - 1)
     with pytest.raises(ConfigError) as info:
-        load_config(None, {"DISCORD_TOKEN": short_token, "GROK_API_KEY": short_key}).settings
+        load_config(None, {"DISCORD_TOKEN": short_token, "GROK_API_KEY": short_key})
     problems = info.value.problems
     assert len(problems) == 2
     assert problems[0].startswith("DISCORD_TOKEN=*** is invalid: is too short")

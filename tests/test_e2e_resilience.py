@@ -85,7 +85,9 @@ async def test_a_task_that_never_finishes_expires_with_a_message(
     await start_bot(TASK_TIMEOUT_SECONDS="1")
     await emu.slash_command("video", {"prompt": "forever"})
     result = await wait_result(emu, emu.channel, timeout=10)
-    assert "timed out" in message_text(result)
+    text = message_text(result)
+    assert "timed out" in text
+    assert "did not finish your video within 1 second," in text, "the timeout in true words, not '0 minutes'"
 
 
 async def test_an_expired_video_link_is_reported(
@@ -96,6 +98,43 @@ async def test_an_expired_video_link_is_reported(
     await emu.slash_command("video", {"prompt": "gone"})
     result = await wait_result(emu, emu.channel)
     assert "link expired" in message_text(result)
+
+
+def downloads(grok_api: FakeGrokAPI) -> int:
+    return len([r for r in grok_api.requests if r.endpoint == "download"])
+
+
+async def link_answering(
+    status: int, task_timeout: str, emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> tuple[str, int]:
+    """A finished video whose link always answers `status`: what the member reads, and how many times the
+    bot asked for the link (counted again after ten more poll intervals: it must have stopped)."""
+    grok_api.script_next(TaskScript(complete_after=0.0, link_status=status))
+    await start_bot(POLL_INTERVAL_SECONDS="0.05", TASK_TIMEOUT_SECONDS=task_timeout)
+    await emu.slash_command("video", {"prompt": "so close"})
+    result = await wait_result(emu, emu.channel, timeout=10)
+    tries = downloads(grok_api)
+    await asyncio.sleep(0.5)
+    assert downloads(grok_api) == tries, "no more requests for the link once the member was told"
+    return message_text(result), tries
+
+
+async def test_a_video_the_file_host_keeps_failing_is_given_up_at_the_deadline(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    text, tries = await link_answering(500, "1", emu, grok_api, start_bot)
+    assert "could not be made" in text
+    assert "The video was made, but I couldn't download it: the file host kept failing." in text
+    assert tries >= 2, "a passing 500 is tried again before the deadline"
+
+
+async def test_a_video_link_the_file_host_refuses_fails_at_once(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    """A 400 will not turn into a video by asking again: the member hears now, not at the deadline."""
+    text, tries = await link_answering(400, "60", emu, grok_api, start_bot)
+    assert "The video was made, but I couldn't download it: the video host answered HTTP 400." in text
+    assert tries == 1
 
 
 async def test_message_content_intent_refused_exits_with_the_portal_switch(

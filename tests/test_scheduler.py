@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from bot.core.scheduler import (
     estimate_seconds,
     is_overdue,
     next_poll_delay,
+    plain_duration,
     progress_fraction,
     rule_of_thumb_seconds,
 )
@@ -39,6 +41,39 @@ def test_error_backoff_grows_and_is_capped(streak: int, seed: int) -> None:
 def test_overdue() -> None:
     assert not is_overdue(PLAN, submitted_at=1000.0, now=4599.0)
     assert is_overdue(PLAN, submitted_at=1000.0, now=4600.0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (59.9, "59 seconds"),  # rounded down: "did not finish within 1 minute" would be false
+        (60, "1 minute"),
+        (61, "1 minute 1 second"),
+        (90, "1 minute 30 seconds"),
+        (3600, "1 hour"),
+        (3605, "1 hour"),  # no "1 hour 5 seconds" across the empty minutes
+        (5400, "1 hour 30 minutes"),
+        (3 * 3600 + 59 * 60 + 59, "3 hours 59 minutes"),
+        (86400, "1 day"),
+        (7 * 86400, "7 days"),
+        (0, "0 seconds"),
+    ],
+)
+def test_plain_duration(seconds: float, words: str) -> None:
+    assert plain_duration(seconds) == words
+
+
+_SECONDS_PER = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
+
+
+@given(st.floats(min_value=1, max_value=7 * 86400))
+def test_plain_duration_is_never_more_than_the_span_and_close_to_it(seconds: float) -> None:
+    words = plain_duration(seconds).split()
+    said = sum(int(n) * _SECONDS_PER[unit.removesuffix("s")] for n, unit in zip(words[::2], words[1::2], strict=True))
+    assert 1 <= said <= seconds
+    assert seconds - said < max(1.0, said / 24)  # off by less than one of the smaller unit shown
 
 
 def test_estimate_uses_history_when_there_is_enough() -> None:

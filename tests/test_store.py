@@ -48,13 +48,51 @@ async def test_guarded_transition_reports_whether_it_won(store: TaskStore) -> No
     task = await store.create_task(new_task())
     assert await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_1", next_poll_at=5.0)
     # A replay of the same step (e.g. after a crash) must not act twice.
-    assert not await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_2")
+    assert await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_2") is None
     again = await store.get(task.id)
     assert again is not None
     assert (again.state, again.api_id, again.next_poll_at) == (State.QUEUED, "video_grok_1", 5.0)
     assert await store.transition(task.id, [State.QUEUED, State.PROCESSING], State.PROCESSING)
     with pytest.raises(ValueError):
         await store.transition(task.id, State.PROCESSING, State.FAILED, not_a_column=1)
+
+
+async def test_transition_and_create_return_the_row_as_written(tmp_path: Path) -> None:
+    clock = iter(float(t) for t in range(100, 200))
+    path = tmp_path / "bot.sqlite3"
+    store = await TaskStore.open(path, clock=lambda: next(clock))
+    try:
+        created = await store.create_task(new_task(), 7.0)
+        assert created == await store.get(created.id)
+        assert (created.state, created.created_at, created.next_poll_at) == (State.SUBMITTING, 100.0, 7.0)
+        moved = await store.transition(
+            created.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_9", last_error="slow start"
+        )
+        assert moved is not None
+        assert moved == await store.get(created.id)
+        assert (moved.state, moved.api_id, moved.last_error, moved.updated_at) == (
+            State.QUEUED, "video_grok_9", "slow start", 101.0,
+        )  # fmt: skip
+        assert moved.request == created.request
+        # Returned means committed: another connection (as a second process would) already sees it.
+        other = sqlite3.connect(path)
+        try:
+            assert other.execute("SELECT state, api_id FROM tasks").fetchall() == [("queued", "video_grok_9")]
+        finally:
+            other.close()
+        assert await store.transition(created.id, State.SUBMITTING, State.LOST) is None
+        assert await store.transition(404, State.QUEUED, State.LOST) is None
+    finally:
+        await store.close()
+
+
+async def test_too_old_sqlite_is_refused_with_the_version_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    with pytest.raises(RuntimeError, match=r"needs 3\.35\.0 or newer"):
+        await TaskStore.open(tmp_path / "bot.sqlite3")
+    assert not (tmp_path / "bot.sqlite3").exists()
 
 
 async def test_due_tasks_order_and_limit(store: TaskStore) -> None:
@@ -81,10 +119,11 @@ async def test_two_connections_race_for_one_transition(tmp_path: Path) -> None:
                 a.transition(task.id, State.QUEUED, State.COMPLETED, video_url="https://a"),
                 b.transition(task.id, State.QUEUED, State.FAILED, failure_reason="b"),
             )
-            assert sorted(results) == [False, True]
+            assert sorted(r is not None for r in results) == [False, True]
             final = await b.get(task.id)
             assert final is not None
-            assert (final.state is State.COMPLETED) == results[0]
+            assert final == (results[0] or results[1]), "the winner was handed the row as it stands"
+            assert (final.state is State.COMPLETED) == (results[0] is not None)
     finally:
         await a.close()
         await b.close()

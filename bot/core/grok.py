@@ -1,14 +1,15 @@
 """HTTP client for the Grok video provider: create a task, poll it, download the finished video.
 
-No Discord here, and no automatic retries: a create retried after a timeout may be billed twice, so every
-error says whether a *later* attempt may succeed (``GrokError.retryable``) and the caller decides.
+No Discord here, and no automatic retries: a create retried after a timeout may be billed twice, so the
+caller decides by the error's type; a download error also says whether another try may help
+(``DownloadError.retryable``).
 
 Secret safety: the API key travels only in the ``Authorization`` header of create/result. aiohttp's
 exceptions carry ``request_info`` whose headers include that header, so none of them ever leaves this module,
 not even as ``__cause__``/``__context__``; errors are rebuilt from short, plain texts that are scrubbed of the
 key. The video link belongs to a third-party CDN and is fetched without the header.
 
-The errors and how provider answers map to them: bot/grok_errors.py (re-exported here).
+The errors, how provider answers map to them and what status words mean: grok_errors.py (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Literal, Self, get_args
+from typing import IO, Any, Final, Self
 from urllib.parse import quote
 
 import aiohttp
@@ -33,9 +34,9 @@ import yarl
 
 # The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
 from bot.core.grok_errors import (  # noqa: F401
-    _SUMMARIES,
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
+    SUMMARIES,
     AuthenticationError,
     BadRequestError,
     DownloadConnectionError,
@@ -51,28 +52,25 @@ from bot.core.grok_errors import (  # noqa: F401
     Operation,
     RateLimitedError,
     TaskNotFoundError,
+    TaskStatus,
     UnavailableError,
     VideoTooLargeError,
-    _as_float,
-    _as_int,
-    _classify,
-    _error_info,
-    _is_error_envelope,
-    _valid_id,
+    as_float,
+    as_int,
+    classify,
     clean_text,
+    error_info,
+    is_error_envelope,
     parse_retry_after,
+    read_status,
+    valid_id,
 )
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL: Final = "https://zcbservice.aizfw.cn/kyyReactApiServer"
 _MAX_API_BODY: Final = 1 << 20  # task bodies are tiny; never buffer a runaway answer
 _CHUNK: Final = 64 * 1024
 _FLUSH: Final = 1 << 20  # batch disk writes so each thread hop moves a useful amount
-
-TaskStatus = Literal["queued", "processing", "completed", "failed"]
-TASK_STATUSES: Final[frozenset[str]] = frozenset(get_args(TaskStatus))
-
 
 # --------------------------------------------------------------------------------------------- results
 
@@ -80,7 +78,7 @@ TASK_STATUSES: Final[frozenset[str]] = frozenset(get_args(TaskStatus))
 @dataclass(frozen=True, slots=True)
 class CreatedTask:
     id: str
-    status: str
+    status: str  # the provider's word, as given (cleaned): whatever it is, the task exists and is polled
     model: str | None
     created: int | None
 
@@ -88,12 +86,13 @@ class CreatedTask:
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     id: str
-    status: TaskStatus
+    status: TaskStatus  # what the provider's word means (grok_errors.read_status)
     model: str | None
     created: int | None
-    video_url: str | None
+    video_url: str | None  # set, and a usable http(s) link, exactly when status is "completed"
     actual_duration: float | None
-    error: str | None
+    error: str | None  # "failed": the provider's reason, else our words for an undocumented end word
+    provider_status: str  # the word as the provider gave it (cleaned), e.g. "succeeded", "on_hold"
 
 
 @contextlib.contextmanager
@@ -197,13 +196,14 @@ class GrokClient:
             return CreatedTask(id=task_id, status=task_status, model=model, created=created)
 
     async def result(self, task_id: str) -> TaskResult:
-        if not _valid_id(task_id):
+        if not valid_id(task_id):
             raise ValueError("task_id must be a non-empty string")
         path = "/v1/result/" + quote(task_id, safe="")
         with _no_chain():
             status, payload, text, headers = await self._call("result", "GET", path, None)
             self._raise_for_error("result", status, payload, text, headers)
-            got_id, task_status, model, created = self._task_fields(status, payload, text)
+            got_id, word, model, created = self._task_fields(status, payload, text)
+            task_status, ended_reason = read_status(word)
             if got_id != task_id:
                 log.warning("Grok result for one task id answered with another id; using the answer's")
             assert isinstance(payload, dict)
@@ -218,25 +218,27 @@ class GrokClient:
                         url = yarl.URL(raw_url.strip())
                 if url is None or url.scheme not in ("http", "https") or not url.host:
                     raise MalformedResponseError(
-                        "the Grok API reported a completed task without a usable video_url",
+                        f"the Grok API reported a finished task ({word}) without a usable video_url",
                         status=status,
                         task_id=got_id,
                     )
                 video_url = raw_url.strip() if isinstance(raw_url, str) else None
-                actual = _as_float(payload.get("actualDuration", payload.get("actual_duration")))
+                actual = as_float(payload.get("actualDuration", payload.get("actual_duration")))
             elif task_status == "failed":
                 raw_error = payload.get("error")
                 if isinstance(raw_error, dict):
                     raw_error = raw_error.get("message")
                 error = clean_text(str(raw_error), self._api_key) if raw_error is not None else None
+                error = error or ended_reason
             return TaskResult(
                 id=got_id,
-                status=task_status,  # type: ignore[arg-type]  # checked against TASK_STATUSES
+                status=task_status,
                 model=model,
                 created=created,
                 video_url=video_url,
                 actual_duration=actual,
                 error=error,
+                provider_status=word,
             )
 
     async def _call(
@@ -296,12 +298,12 @@ class GrokClient:
     def _raise_for_error(
         self, op: Operation, status: int, payload: Any, text: str, headers: Mapping[str, str]
     ) -> None:
-        if 200 <= status < 300 and not _is_error_envelope(payload):
+        if 200 <= status < 300 and not is_error_envelope(payload):
             return
-        info = _error_info(payload, text, self._api_key)
-        kind = _classify(op, status, info)
+        info = error_info(payload, text, self._api_key)
+        kind = classify(op, status, info)
         where = f"HTTP {status}" if info.code is None or not 200 <= status < 300 else f"code {info.code}"
-        message = f"{_SUMMARIES[kind]} ({where})"
+        message = f"{SUMMARIES[kind]} ({where})"
         if kind is RateLimitedError:
             retry_after = parse_retry_after(headers.get("Retry-After"))
             if retry_after is not None:
@@ -327,17 +329,17 @@ class GrokClient:
         if not isinstance(raw_id, str) or not raw_id.strip():
             raise MalformedResponseError(f"the Grok API answer had no task id (HTTP {status})", status=status)
         task_id = raw_id.strip()
-        task_status = payload.get("status")
-        if task_status not in TASK_STATUSES:
-            odd = clean_text(str(task_status), self._api_key, 40) if task_status is not None else None
+        # Any status word is accepted here (an unfamiliar one is read as "unknown" by read_status); only an
+        # answer without one is malformed.
+        raw_status = payload.get("status")
+        word = clean_text(raw_status, self._api_key, 40) if isinstance(raw_status, str) else None
+        if word is None:
             raise MalformedResponseError(
-                f"the Grok API answered with an unknown task status ({odd or 'none'})",
-                status=status,
-                task_id=task_id,
+                f"the Grok API answer had no task status (HTTP {status})", status=status, task_id=task_id
             )
         model = payload.get("model")
-        created = _as_int(payload.get("created"))
-        return task_id, str(task_status), model if isinstance(model, str) else None, created
+        created = as_int(payload.get("created"))
+        return task_id, word, model if isinstance(model, str) else None, created
 
     # ----------------------------------------------------------------------------------------- download
 
@@ -375,9 +377,8 @@ class GrokClient:
                 try:
                     await asyncio.to_thread(_commit, handle, part, dest)
                 except OSError as exc:
-                    failure = DownloadError(
-                        f"could not save the video file ({exc.strerror or 'OS error'})", retryable=False
-                    )
+                    # Retryable: a full disk or a permission the owner can fix before the task's deadline.
+                    failure = DownloadError(f"could not save the video file ({exc.strerror or 'OS error'})")
             except BaseException:
                 _discard(handle, part)
                 raise
@@ -424,7 +425,7 @@ class GrokClient:
                     if failure is None and buf:
                         await asyncio.to_thread(handle.write, bytes(buf))
                     if failure is None and written == 0:
-                        failure = DownloadError("the video link answered with an empty file", retryable=True)
+                        failure = DownloadError("the video link answered with an empty file")
         except TimeoutError:
             failure = DownloadTimeoutError(f"timed out downloading the video after {total_seconds:g}s")
         except aiohttp.ClientConnectorError:
@@ -434,9 +435,7 @@ class GrokClient:
         except aiohttp.ClientError as exc:
             failure = DownloadError(f"the video download failed ({type(exc).__name__})", retryable=False)
         except OSError as exc:
-            failure = DownloadError(
-                f"could not write the video file ({exc.strerror or 'OS error'})", retryable=False
-            )
+            failure = DownloadError(f"could not write the video file ({exc.strerror or 'OS error'})")
         except BaseException:
             _discard(handle, part)
             raise

@@ -21,6 +21,9 @@ object or string without ``id``,         frequent → RateLimitedError, key/toke
                                          the caller gives up: the task may still finish)
 2xx that is not JSON / wrong shape       MalformedResponseError (``task_id`` set when an id was readable)
 =======================================  ====================================================
+
+Task status words (``read_status``): the documented queued/processing/completed/failed, plus the
+undocumented words whose meaning is plain; any other word is ``unknown``, never an error (see there).
 """
 
 from __future__ import annotations
@@ -39,15 +42,19 @@ from typing import Final, Literal
 MAX_PROVIDER_MESSAGE: Final = 500
 MAX_RETRY_AFTER: Final = 3600.0  # a provider asking for more than an hour is wrong or hostile
 Operation = Literal["create", "result"]
+#: What a task status word means. ``unknown``: a word nobody documented; the caller decides (keep polling).
+TaskStatus = Literal["queued", "processing", "completed", "failed", "unknown"]
 
 
 # --------------------------------------------------------------------------------------------- errors
 
 
 class GrokError(Exception):
-    """Base error; ``str(e)`` is short, plain English and free of secrets."""
+    """Base error; ``str(e)`` is short, plain English and free of secrets.
 
-    retryable: bool = False
+    Callers decide what to do by the error's type (create: tell the member; result: keep polling until the
+    task timeout). Only a download error also says whether another try may help: ``DownloadError.retryable``.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -55,11 +62,11 @@ class GrokError(Exception):
 
 
 class GrokConnectionError(GrokError):
-    retryable = True
+    """The Grok API could not be reached, or the connection dropped."""
 
 
 class GrokTimeoutError(GrokConnectionError):
-    retryable = True
+    """No complete answer in time. After a create, the task may exist anyway."""
 
 
 class GrokStatusError(GrokError):
@@ -72,24 +79,22 @@ class GrokStatusError(GrokError):
 
 
 class AuthenticationError(GrokStatusError):
-    retryable = False
+    """The API key was refused."""
 
 
 class InsufficientBalanceError(GrokStatusError):
-    retryable = False
+    """The provider account is out of credit."""
 
 
 class BadRequestError(GrokStatusError):
-    retryable = False
+    """The provider refused the request as it was sent."""
 
 
 class TaskNotFoundError(GrokStatusError):
-    retryable = False
+    """The provider does not know this task id."""
 
 
 class RateLimitedError(GrokStatusError):
-    retryable = True
-
     def __init__(
         self,
         message: str,
@@ -103,13 +108,11 @@ class RateLimitedError(GrokStatusError):
 
 
 class UnavailableError(GrokStatusError):
-    retryable = True
+    """The provider is failing or down (5xx, odd answers); a later call may work."""
 
 
 class MalformedResponseError(GrokError):
     """A 2xx whose body is not what the contract promises. After a create, the task may exist anyway."""
-
-    retryable = True
 
     def __init__(self, message: str, *, status: int | None = None, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -118,7 +121,9 @@ class MalformedResponseError(GrokError):
 
 
 class DownloadError(GrokError):
-    """Fetching the video failed. ``retryable`` is decided per instance (CDN outage: yes; 400: no)."""
+    """Fetching the video failed. ``retryable``: whether another try may succeed, decided per instance (a
+    CDN outage, a full disk: yes; a 400: no). The poller retries until the task's deadline, or gives up at
+    once when it is False."""
 
     retryable = True
 
@@ -138,11 +143,11 @@ class VideoTooLargeError(DownloadError):
 
 
 class DownloadConnectionError(DownloadError, GrokConnectionError):
-    retryable = True
+    """The video host could not be reached, or the connection dropped (retryable)."""
 
 
 class DownloadTimeoutError(DownloadConnectionError, GrokTimeoutError):
-    retryable = True
+    """The video did not arrive in time (retryable)."""
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -194,11 +199,50 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _valid_id(value: object) -> bool:
+# --------------------------------------------------------------------------------------------- status words
+
+#: The documented words, and undocumented ones whose meaning is plain (providers drift, and a word read as
+#: "unknown" would leave the task waiting for the whole TASK_TIMEOUT_SECONDS). Keys are lower case with
+#: "_" for spaces and hyphens. A success word still needs a usable video_url to count as completed.
+_STATUS_WORDS: Final[Mapping[str, TaskStatus]] = {
+    "queued": "queued", "pending": "queued", "waiting": "queued", "submitted": "queued", "in_queue": "queued",
+    "processing": "processing", "running": "processing", "in_progress": "processing",
+    "generating": "processing",
+    "completed": "completed", "complete": "completed", "succeeded": "completed", "success": "completed",
+    "successful": "completed", "done": "completed",
+    "failed": "failed", "failure": "failed", "error": "failed", "errored": "failed", "cancelled": "failed",
+    "canceled": "failed", "rejected": "failed", "expired": "failed", "timeout": "failed",
+    "timed_out": "failed", "aborted": "failed",
+}  # fmt: skip
+#: What the member reads when a task ends under one of these words and the provider says nothing more
+#: ("failed" has its own default, chosen by the caller).
+_ENDED_WITHOUT_REASON: Final[Mapping[str, str]] = {
+    "failure": "The video service reported a failure while making this video.",
+    "error": "The video service reported an error while making this video.",
+    "errored": "The video service reported an error while making this video.",
+    "cancelled": "The video service cancelled this video.",
+    "canceled": "The video service cancelled this video.",
+    "rejected": "The video service rejected this video.",
+    "expired": "The video service let this video expire before making it.",
+    "timeout": "The video service gave up on this video: it took too long.",
+    "timed_out": "The video service gave up on this video: it took too long.",
+    "aborted": "The video service stopped making this video.",
+}
+
+
+def read_status(word: str) -> tuple[TaskStatus, str | None]:
+    """What a status word means, and for a word that ends the task without a video, a reason in plain
+    words for when the provider gives none: ``read_status("Cancelled")`` → ``("failed", "The video service
+    cancelled this video.")``."""
+    key = "_".join(word.lower().replace("-", " ").split())
+    return _STATUS_WORDS.get(key, "unknown"), _ENDED_WITHOUT_REASON.get(key)
+
+
+def valid_id(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -211,7 +255,7 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _as_float(value: object) -> float | None:
+def as_float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -236,9 +280,9 @@ def _is_error_code(code: object) -> bool:
     return False
 
 
-def _is_error_envelope(payload: object) -> bool:
+def is_error_envelope(payload: object) -> bool:
     """Whether a 2xx body is the provider's error envelope rather than a task."""
-    if not isinstance(payload, dict) or _valid_id(payload.get("id")):
+    if not isinstance(payload, dict) or valid_id(payload.get("id")):
         return False  # a task body: its ``error`` is the task's failure reason, read later
     error = payload.get("error")
     return (
@@ -250,13 +294,13 @@ def _is_error_envelope(payload: object) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _ErrorInfo:
+class ErrorInfo:
     message: str | None  # already cleaned
     words: str  # message plus type/code, for classification only
     code: int | None  # numeric envelope code
 
 
-def _error_info(payload: object, text: str, secret: str) -> _ErrorInfo:
+def error_info(payload: object, text: str, secret: str) -> ErrorInfo:
     parts: list[str] = []
     message: str | None = None
     code: int | None = None
@@ -267,7 +311,7 @@ def _error_info(payload: object, text: str, secret: str) -> _ErrorInfo:
                 if isinstance(error.get(key), str):
                     message = message or error[key]
             parts += [str(error.get("type") or ""), str(error.get("code") or "")]
-            code = _as_int(error.get("code"))
+            code = as_int(error.get("code"))
         elif isinstance(error, str) and error.strip():
             message = error
         for key in ("msg", "message", "detail"):
@@ -275,7 +319,7 @@ def _error_info(payload: object, text: str, secret: str) -> _ErrorInfo:
                 message = message or payload[key]
         raw_code = payload.get("code")
         parts.append(str(raw_code or ""))
-        code = _as_int(raw_code) if _as_int(raw_code) is not None else code
+        code = as_int(raw_code) if as_int(raw_code) is not None else code
         if message is None and payload:
             message = json.dumps(payload, ensure_ascii=False)[: MAX_PROVIDER_MESSAGE * 2]
     elif text.lstrip().startswith("<"):  # an HTML error page from a proxy: its title is the useful part
@@ -285,10 +329,10 @@ def _error_info(payload: object, text: str, secret: str) -> _ErrorInfo:
         message = text
     cleaned = clean_text(message, secret) if message else None
     parts.insert(0, cleaned or "")
-    return _ErrorInfo(cleaned, " ".join(parts), code)
+    return ErrorInfo(cleaned, " ".join(parts), code)
 
 
-def _classify(op: Operation, http_status: int, info: _ErrorInfo) -> type[GrokStatusError]:
+def classify(op: Operation, http_status: int, info: ErrorInfo) -> type[GrokStatusError]:
     status = http_status
     is_envelope = 200 <= status < 300
     if is_envelope and info.code is not None and 400 <= info.code <= 599:
@@ -319,7 +363,7 @@ def _classify(op: Operation, http_status: int, info: _ErrorInfo) -> type[GrokSta
     return UnavailableError
 
 
-_SUMMARIES: Final[Mapping[type[GrokStatusError], str]] = {
+SUMMARIES: Final[Mapping[type[GrokStatusError], str]] = {
     AuthenticationError: "the Grok API refused the API key",
     InsufficientBalanceError: "the Grok API account has insufficient balance",
     BadRequestError: "the Grok API rejected the request",

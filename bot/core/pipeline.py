@@ -240,7 +240,7 @@ class Pipeline:
             )
             return refusal
         now = self._clock()
-        await self._store.transition(
+        queued = await self._store.transition(
             task.id,
             State.SUBMITTING,
             State.QUEUED,
@@ -252,6 +252,8 @@ class Pipeline:
         log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.request.model)
         if self._on_queued is not None:
             self._on_queued()  # the poller may be asleep until its next known due time
-        fresh = await self._store.get(task.id)
-        assert fresh is not None
-        return fresh
+        if queued is None:
+            # Only if the call outlived its grace and the poller already reported the task lost; the member
+            # hears about it there, so answer with the row as it is.
+            queued = await self._store.get(task.id) or task
+        return queued

@@ -12,13 +12,13 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core import grok
-from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay
+from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay, plain_duration
 from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,9 @@ class Poller:
             # Cleared BEFORE the tick: a wake() that arrives while we work must not be lost.
             self._wake.clear()
             try:
-                await self.tick()
-                delay = await self._seconds_until_next()
+                ticked_at = self._clock()
+                await self.tick(ticked_at)
+                delay = await self._seconds_until_next(ticked_at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -108,15 +109,28 @@ class Poller:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    async def _seconds_until_next(self) -> float:
+    async def _seconds_until_next(self, ticked_at: float) -> float:
         next_at = await self._store.next_due_at()
+        now = self._clock()
         if next_at is None:
             return IDLE_WAKE_SECONDS
-        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - self._clock()))
+        if next_at <= ticked_at:
+            # The tick has just seen every task due by then: it is in hand (its worker wakes the loop when
+            # done), waiting out a provider pause, or beyond the batch (a worker's end wakes the loop too).
+            # MIN() cannot tell those from a task that became due since, so look again after a routine
+            # interval. Looking at once spun the loop on these queries, thousands of times a second, for as
+            # long as any download or post was under way.
+            wait = self._config.plan.base_interval
+            if self.paused_until > now:
+                wait = min(wait, self.paused_until - now)
+            return min(IDLE_WAKE_SECONDS, wait)
+        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - now))
 
-    async def tick(self) -> int:
-        """Start handling every due task not already in hand; returns how many were started."""
-        due = await self._store.due_tasks(limit=self._config.concurrency * 4)
+    async def tick(self, now: float | None = None) -> int:
+        """Start handling every task due at `now` (default: the clock) not already in hand; returns how many
+        were started."""
+        moment = self._clock() if now is None else now
+        due = await self._store.due_tasks(limit=self._config.concurrency * 4, now=moment)
         started = 0
         for task in due:
             if task.id in self._in_hand:
@@ -160,45 +174,59 @@ class Poller:
         else:  # terminal states never have a next_poll_at; clear a stray one
             await self._store.transition(task.id, task.state, next_poll_at=None)
 
+    async def _finish(
+        self,
+        task: Task,
+        expected: State | Iterable[State],
+        state: State,
+        *,
+        reason: str | None = None,
+        **changes: Any,
+    ) -> Task | None:
+        """The poller's part is over: move the task into an outcome to post (`state`, one of TO_DELIVER) and
+        hand it to delivery at once. `reason` is the failure reason the member reads.
+
+        It is due now as well, so the outcome is still posted if this process dies before delivery ends.
+        Returns the row handed over, or None when another worker moved the task first (and delivers it).
+        """
+        if reason is not None:
+            changes["failure_reason"] = reason
+        moved = await self._store.transition(task.id, expected, state, next_poll_at=self._clock(), **changes)
+        if moved is not None:
+            await self._delivery.deliver(moved)
+        return moved
+
     async def _recover_submitting(self, task: Task) -> None:
         now = self._clock()
         grace = self._config.plan.submit_grace
         if now - task.created_at < grace:
             await self._store.transition(task.id, State.SUBMITTING, next_poll_at=task.created_at + grace)
             return
-        if await self._store.transition(
-            task.id,
-            State.SUBMITTING,
-            State.LOST,
-            finished_at=now,
-            next_poll_at=now,
-            failure_reason="The bot restarted while sending your request, so it can't tell whether the video "
-            "was started. Please try again.",
-        ):
+        reason = (
+            "The bot restarted while sending your request, so it can't tell whether the video was started. "
+            "Please try again."
+        )
+        if await self._finish(task, State.SUBMITTING, State.LOST, reason=reason, finished_at=now):
             log.warning("task %s: lost (the process died during the create call)", task.id)
-            fresh = await self._store.get(task.id)
-            if fresh is not None:
-                await self._delivery.deliver(fresh)
 
     async def _poll(self, task: Task) -> None:
         now = self._clock()
         plan = self._config.plan
         if is_overdue(plan, task.submitted_at or task.created_at, now):
-            minutes = round(plan.task_timeout / 60)
-            if await self._store.transition(
-                task.id,
-                POLLING,
-                State.EXPIRED,
-                finished_at=now,
-                next_poll_at=now,
-                failure_reason=f"The video service did not finish your video within {minutes} minutes, "
-                "so I stopped waiting.",
-            ):
-                await self._deliver_fresh(task.id)
+            within = plain_duration(plan.task_timeout)
+            reason = f"The video service did not finish your video within {within}, so I stopped waiting."
+            await self._finish(task, POLLING, State.EXPIRED, reason=reason, finished_at=now)
             return
+        result = await self._ask_provider(task, now)
+        if result is not None:
+            await self._record_answer(task, result, now)
+
+    async def _ask_provider(self, task: Task, now: float) -> grok.TaskResult | None:
+        """The provider's answer, or None when the call failed and that was dealt with (retry scheduled)."""
+        plan = self._config.plan
         assert task.api_id is not None
         try:
-            result = await self._client.result(task.api_id)
+            return await self._client.result(task.api_id)
         except grok.RateLimitedError as exc:
             wait = (
                 exc.retry_after
@@ -208,74 +236,70 @@ class Poller:
             self.paused_until = max(self.paused_until, now + wait)
             log.warning("provider rate limit: pausing all polling for %.1f s", wait)
             await self._note_error(task, str(exc), now + wait)
-            return
         except grok.TaskNotFoundError:
-            if await self._store.transition(
-                task.id,
-                POLLING,
-                State.FAILED,
-                finished_at=now,
-                next_poll_at=now,
-                failure_reason="The video service no longer knows this task.",
-            ):
-                await self._deliver_fresh(task.id)
-            return
+            reason = "The video service no longer knows this task."
+            await self._finish(task, POLLING, State.FAILED, reason=reason, finished_at=now)
         except grok.GrokError as exc:
             # Outages, timeouts, malformed answers, even a rotated key: keep the task and back off.
             # TASK_TIMEOUT_SECONDS bounds how long this can go on.
             level = logging.ERROR if isinstance(exc, grok.AuthenticationError) else logging.WARNING
             log.log(level, "task %s: poll failed: %s", task.id, exc)
-            await self._note_error(
-                task, str(exc), now + error_backoff(plan, task.error_streak + 1, self._rng)
-            )
-            return
+            await self._note_error(task, str(exc))
+        return None
 
+    async def _record_answer(self, task: Task, result: grok.TaskResult, now: float) -> None:
+        """Store what the provider said and act on it: post a failure, download a video, or wait."""
+        polled = {
+            "provider_status": result.provider_status,
+            "poll_attempts": task.poll_attempts + 1,
+            "error_streak": 0,
+        }
         if result.status == "failed":
-            if await self._store.transition(
-                task.id,
-                POLLING,
-                State.FAILED,
-                provider_status="failed",
-                finished_at=now,
-                next_poll_at=now,
-                failure_reason=result.error or "The video service did not give a reason.",
-                poll_attempts=task.poll_attempts + 1,
-                error_streak=0,
-            ):
-                await self._deliver_fresh(task.id)
+            reason = result.error or "The video service did not give a reason."
+            await self._finish(task, POLLING, State.FAILED, reason=reason, finished_at=now, **polled)
         elif result.status == "completed":
-            if await self._store.transition(
+            if completed := await self._store.transition(
                 task.id,
                 POLLING,
                 State.COMPLETED,
-                provider_status="completed",
                 finished_at=now,
                 video_url=result.video_url,
                 actual_duration=result.actual_duration,
                 next_poll_at=now,
-                poll_attempts=task.poll_attempts + 1,
-                error_streak=0,
+                **polled,
             ):
-                fresh = await self._store.get(task.id)
-                if fresh is not None:
-                    await self._download(fresh)
+                await self._download(completed)
         else:
-            new_state = State.PROCESSING if result.status == "processing" else task.state
-            if await self._store.transition(
-                task.id,
-                POLLING,
-                new_state,
-                provider_status=result.status,
-                poll_attempts=task.poll_attempts + 1,
-                error_streak=0,
-                last_error=None,
-                next_poll_at=now + next_poll_delay(plan, self._rng),
-            ):
-                fresh = await self._store.get(task.id)
-                if fresh is not None:
-                    await self._delivery.show_progress(fresh)
+            await self._keep_waiting(task, result, now, polled)
 
-    async def _note_error(self, task: Task, message: str, retry_at: float) -> None:
+    async def _keep_waiting(
+        self, task: Task, result: grok.TaskResult, now: float, polled: dict[str, Any]
+    ) -> None:
+        """Queued, processing, or a status word nobody documented: poll again after the usual interval.
+
+        An unknown word does not fail the task: it may be a new in-between step (moderation, upscaling) of a
+        video that is being made and paid for, and TASK_TIMEOUT_SECONDS still bounds the wait. It is kept in
+        last_error and logged when it first appears, not at every poll.
+        """
+        note = None
+        if result.status == "unknown":
+            note = (
+                f"the video service reports a status I don't know ({result.provider_status}); still waiting"
+            )
+            if note != task.last_error:  # new since the last poll (the create may have said it already)
+                log.warning("task %s: %s", task.id, note)
+        state = State.PROCESSING if result.status == "processing" else task.state
+        next_at = now + next_poll_delay(self._config.plan, self._rng)
+        if waiting := await self._store.transition(
+            task.id, POLLING, state, last_error=note, next_poll_at=next_at, **polled
+        ):
+            await self._delivery.show_progress(waiting)
+
+    async def _note_error(self, task: Task, message: str, retry_at: float | None = None) -> None:
+        """Record a passing error; look again at `retry_at`, by default after a backoff that grows with
+        each error in a row."""
+        if retry_at is None:
+            retry_at = self._clock() + error_backoff(self._config.plan, task.error_streak + 1, self._rng)
         await self._store.transition(
             task.id,
             task.state,
@@ -285,7 +309,6 @@ class Poller:
         )
 
     async def _download(self, task: Task) -> None:
-        now = self._clock()
         assert task.video_url is not None
         dest = self._config.video_dir / f"task-{task.id}.mp4"
         try:
@@ -293,38 +316,36 @@ class Poller:
         except grok.VideoTooLargeError:
             # Too big to keep or attach anyway: deliver the provider's link with a warning instead.
             log.warning("task %s: video over MAX_VIDEO_MB; delivering the link", task.id)
-            if await self._store.transition(task.id, State.COMPLETED, State.DOWNLOADED, next_poll_at=now):
-                await self._deliver_fresh(task.id)
-            return
+            await self._finish(task, State.COMPLETED, State.DOWNLOADED)
         except grok.LinkExpiredError:
-            if await self._store.transition(
-                task.id,
+            reason = "The video was made, but its download link expired before I could fetch it."
+            await self._finish(task, State.COMPLETED, State.FAILED, reason=reason)
+        except grok.DownloadError as exc:
+            await self._download_failed(task, exc)
+        else:
+            await self._finish(
+                task,
                 State.COMPLETED,
-                State.FAILED,
-                next_poll_at=now,
-                failure_reason="The video was made, but its download link expired before I could fetch it.",
-            ):
-                await self._deliver_fresh(task.id)
-            return
-        except grok.GrokError as exc:
-            log.warning("task %s: download failed: %s", task.id, exc)
-            await self._note_error(
-                task, str(exc), now + error_backoff(self._config.plan, task.error_streak + 1, self._rng)
+                State.DOWNLOADED,
+                video_path=str(dest),
+                video_bytes=size,
+                error_streak=0,
+                last_error=None,
             )
-            return
-        if await self._store.transition(
-            task.id,
-            State.COMPLETED,
-            State.DOWNLOADED,
-            video_path=str(dest),
-            video_bytes=size,
-            next_poll_at=now,
-            error_streak=0,
-            last_error=None,
-        ):
-            await self._deliver_fresh(task.id)
 
-    async def _deliver_fresh(self, task_id: int) -> None:
-        fresh = await self._store.get(task_id)
-        if fresh is not None and fresh.state in TO_DELIVER:
-            await self._delivery.deliver(fresh)
+    async def _download_failed(self, task: Task, exc: grok.DownloadError) -> None:
+        """Try again, with backoff, until the task's deadline (TASK_TIMEOUT_SECONDS from submission, as for
+        polling); the last try falls on the deadline. Past it, or when another try cannot help (a 400, a
+        link that is not a link), the member is told."""
+        now = self._clock()
+        plan = self._config.plan
+        started = task.submitted_at or task.created_at
+        if exc.retryable and not is_overdue(plan, started, now):
+            log.warning("task %s: download failed: %s", task.id, exc)
+            retry_at = now + error_backoff(plan, task.error_streak + 1, self._rng)
+            await self._note_error(task, str(exc), min(retry_at, started + plan.task_timeout))
+            return
+        log.warning("task %s: download failed; giving up: %s", task.id, exc)
+        why = "the file host kept failing" if exc.retryable else str(exc)
+        reason = f"The video was made, but I couldn't download it: {why}."
+        await self._finish(task, State.COMPLETED, State.FAILED, reason=reason, last_error=str(exc)[:500])

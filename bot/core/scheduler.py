@@ -63,6 +63,28 @@ def is_overdue(plan: PollPlan, submitted_at: float, now: float) -> bool:
     return now - submitted_at >= plan.task_timeout
 
 
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def plain_duration(seconds: float) -> str:
+    """A span in words for a member: "45 seconds", "1 minute", "1 hour 30 minutes".
+
+    At most the two largest units, each rounded DOWN, so a sentence like "did not finish within <this>"
+    stays true: 45 s is never "1 minute" (nor "0 minutes"), 3 h 59 min 59 s is "3 hours 59 minutes".
+    """
+    left = max(0, int(seconds))
+    parts: list[str] = []
+    for name, size in _UNITS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if count != 1 else ''}")
+        if len(parts) == 2:
+            break
+        if parts and count == 0:
+            break  # "1 hour 5 seconds" would read as a typo: stop at the first gap
+    return " ".join(parts) or "0 seconds"
+
+
 def rule_of_thumb_seconds(duration: int, image_count: int) -> float:
     """A first guess at generation time before we have history: longer clips and more images take longer."""
     return 45.0 + 6.0 * duration + 10.0 * image_count

@@ -1,7 +1,8 @@
 """The SQLite task store: schema migrations, guarded state transitions, the poller's due-task query.
 
-Every state change is one `UPDATE ... WHERE id=? AND state IN (...)` that reports whether it won, so two
-workers (or a replay after a crash) can never both act on one task. See DESIGN.md for the state machine.
+Every state change is one `UPDATE ... WHERE id=? AND state IN (...) RETURNING *` that hands back the row it
+wrote, or nothing when it lost, so two workers (or a replay after a crash) can never both act on one task
+and the winner needs no second read. See DESIGN.md for the state machine.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -108,6 +110,8 @@ _TASK_COLUMNS = tuple(f.name for f in fields(Task))
 # The request is what the member asked for: written once, never changed.
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at", "request"}
 _MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
+#: `INSERT/UPDATE ... RETURNING` (create_task, transition) arrived in SQLite 3.35.0 (2021-03).
+MIN_SQLITE = (3, 35, 0)
 
 
 class TaskStore:
@@ -120,6 +124,11 @@ class TaskStore:
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> TaskStore:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the bot needs {'.'.join(map(str, MIN_SQLITE))} "
+                "or newer (Python's sqlite3 module uses the system library on Linux; upgrade it or Python)"
+            )
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: autocommit; each guarded UPDATE is its own atomic statement, and the
@@ -242,22 +251,20 @@ class TaskStore:
         """Insert in state `submitting`. `next_poll_at` is when the poller should look again if nothing else
         moves the task first (a crash during the create call): without it the row would never be due."""
         now = self._clock()
-        cursor = await self._db.execute(
+        rows = await self._db.execute_fetchall(
             """INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
                    model, request, billed_seconds,
                    created_at, updated_at, next_poll_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               RETURNING *""",
             (
                 State.SUBMITTING, new.source, new.guild_id, new.channel_id, new.requester_id,
                 new.origin_message_id, new.request.model, new.request.to_json(), new.billed_seconds, now, now,
                 next_poll_at,
             ),
         )  # fmt: skip
-        task_id = cursor.lastrowid
-        assert task_id is not None
-        task = await self.get(task_id)
-        assert task is not None
-        return task
+        [row] = rows
+        return Task.from_row(row)
 
     async def get(self, task_id: int) -> Task | None:
         async with self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cursor:
@@ -266,11 +273,12 @@ class TaskStore:
 
     async def transition(
         self, task_id: int, expected: State | Iterable[State], new_state: State | None = None, **changes: Any
-    ) -> bool:
+    ) -> Task | None:
         """Move a task out of one of the `expected` states (into `new_state`, if given) and set `changes`.
 
-        Returns whether this call won: False when the task is no longer in an expected state (another
-        worker, or an earlier life of this process, already moved it).
+        Returns the row as this call left it, or None when the task is no longer in an expected state
+        (another worker, or an earlier life of this process, already moved it): `if await transition(...)`
+        reads "if this call won".
         """
         unknown = set(changes) - _UPDATABLE
         if unknown:
@@ -282,21 +290,26 @@ class TaskStore:
         assignments["updated_at"] = self._clock()
         sets = ", ".join(f"{column} = ?" for column in assignments)
         marks = ", ".join("?" for _ in expected_states)
-        cursor = await self._db.execute(
-            f"UPDATE tasks SET {sets} WHERE id = ? AND state IN ({marks})",
+        # Fetched to the end, so the statement is finished (and, in autocommit, committed) on return.
+        rows = await self._db.execute_fetchall(
+            f"UPDATE tasks SET {sets} WHERE id = ? AND state IN ({marks}) RETURNING *",
             (*assignments.values(), task_id, *expected_states),
         )
-        won = cursor.rowcount == 1
-        if not won:
+        row = next(iter(rows), None)
+        if row is None:
             log.debug("task %s: transition from %s lost the race", task_id, expected_states)
-        return won
+            return None
+        return Task.from_row(row)
 
-    async def set_status_message(self, task_id: int, message_id: int) -> None:
-        """Not a state change: the status message may be posted after the poller already moved the task."""
-        await self._db.execute(
-            "UPDATE tasks SET status_message_id = ?, updated_at = ? WHERE id = ?",
+    async def set_status_message(self, task_id: int, message_id: int) -> Task | None:
+        """Not a state change: the status message may be posted after the poller already moved the task.
+        Returns the row as it is now (so the caller sees whether the task moved on meanwhile)."""
+        rows = await self._db.execute_fetchall(
+            "UPDATE tasks SET status_message_id = ?, updated_at = ? WHERE id = ? RETURNING *",
             (message_id, self._clock(), task_id),
         )
+        row = next(iter(rows), None)
+        return None if row is None else Task.from_row(row)
 
     async def due_tasks(self, limit: int, now: float | None = None) -> list[Task]:
         """Tasks the poller should act on now, most overdue first (uses the partial index on next_poll_at)."""

@@ -85,8 +85,7 @@ class DiscordDelivery:
 
     async def attach_status(self, task_id: int, message_id: int) -> None:
         """Remember the status message; if the task moved on while it was being posted, catch up."""
-        await self._store.set_status_message(task_id, message_id)
-        task = await self._store.get(task_id)
+        task = await self._store.set_status_message(task_id, message_id)
         if task is None or task.state in (State.QUEUED, State.SUBMITTING):
             return
         if task.state is State.DELIVERED and task.delivered_message_id and task.delivered_channel_id:
@@ -156,7 +155,7 @@ class DiscordDelivery:
         await self._mark_delivered(task, message, _outcome_of(task, message))
 
     async def _mark_delivered(self, task: Task, message: discord.Message, outcome: str) -> None:
-        won = await self._store.transition(
+        delivered = await self._store.transition(
             task.id,
             TO_DELIVER,
             State.DELIVERED,
@@ -167,14 +166,12 @@ class DiscordDelivery:
             next_poll_at=None,
             notify_requester=0,
         )
-        if not won:
+        if delivered is None:
             return
         if outcome == "video" and task.video_path:
             # Discord keeps the copy now; the owner's disk need not.
             Path(task.video_path).unlink(missing_ok=True)
-        fresh = await self._store.get(task.id)
-        if fresh is not None:
-            await self._finish_status(fresh, message)
+        await self._finish_status(delivered, message)
 
     async def _finish_status(self, task: Task, message: discord.Message | discord.PartialMessage) -> None:
         if task.status_message_id is None or task.status_message_id == message.id:

@@ -105,7 +105,11 @@ class TaskScript:
     video: bytes | None = None  # served at the link; default FAKE_MP4
     actual_duration: float | None = None  # default: the requested duration, else 10
     link_ttl: float | None = None  # the link answers 403 this many seconds after completion
+    link_status: int | None = None  # the link answers this HTTP status, every time (a broken file host)
     serve_chunked: bool = False  # stream the video without Content-Length
+    #: Once finished, answer this undocumented status word (say "succeeded") instead of completed/failed;
+    #: the link and the error are sent as for the documented word.
+    reported_status: str | None = None
 
 
 @dataclass
@@ -121,6 +125,8 @@ class FakeTask:
     forced_at: float | None = None
     forced_video: bytes | None = None
     forced_reason: str | None = None
+    word: str | None = None  # report_status(): the status word answered instead of the documented one
+    word_error: str | None = None
 
     @property
     def status(self) -> TaskStatus:
@@ -149,6 +155,16 @@ class FakeTask:
     @property
     def error(self) -> str | None:
         return self.forced_reason if self.forced_status == "failed" else self.script.fail_reason
+
+    def answer(self) -> tuple[str, str | None]:
+        """The status word and the error the result endpoint reports now."""
+        status = self.status
+        if self.word is not None:
+            return self.word, self.word_error
+        error = self.error if status == "failed" else None
+        if self.script.reported_status is not None and status in ("completed", "failed"):
+            return self.script.reported_status, error
+        return status, error
 
     @property
     def actual_duration(self) -> float:
@@ -254,14 +270,23 @@ class FakeGrokAPI:
     def complete(self, task_id: str, video: bytes | None = None) -> None:
         task = self.tasks[task_id]
         task.forced_status, task.forced_at, task.forced_video = "completed", self.clock(), video
+        task.word = None
 
     def fail(self, task_id: str, reason: str) -> None:
         task = self.tasks[task_id]
         task.forced_status, task.forced_at, task.forced_reason = "failed", self.clock(), reason
+        task.word = None
 
     def set_processing(self, task_id: str) -> None:
         task = self.tasks[task_id]
         task.forced_status, task.forced_at = "processing", None
+        task.word = None
+
+    def report_status(self, task_id: str, word: str, *, error: str | None = None) -> None:
+        """From now on answer ``"status": word`` (an undocumented word such as ``cancelled``) with ``error``
+        for this task; the link is still sent once it has completed. complete/fail/set_processing undo it."""
+        task = self.tasks[task_id]
+        task.word, task.word_error = word, error
 
     def video_url(self, task_id: str) -> str:
         return f"{self.origin}/cdn/{task_id}.mp4"
@@ -414,18 +439,19 @@ class FakeGrokAPI:
                 _error_body("Task not found.", "invalid_request_error", "task_not_found"), status=404
             )
         status = task.status
+        word, error = task.answer()
         answer_body: dict[str, Any] = {
             "id": task.id,
             "object": "video",
             "created": task.created,
             "model": task.model,
-            "status": status,
+            "status": word,
             "video_url": None,
         }
         if status == "completed":
             answer_body["video_url"] = self.video_url(task.id)
             answer_body["actualDuration"] = _json_number(task.actual_duration)
-        answer_body["error"] = task.error if status == "failed" else None
+        answer_body["error"] = error
         return web.json_response(answer_body)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
@@ -438,6 +464,8 @@ class FakeGrokAPI:
         now = self.clock()
         if task is None or not name.endswith(".mp4") or task.status_at(now) != "completed":
             return web.Response(status=404, text="Not Found")
+        if task.script.link_status is not None:
+            return web.Response(status=task.script.link_status, text="Upstream trouble")
         done = task.completed_at
         if task.script.link_ttl is not None and done is not None and now - done >= task.script.link_ttl:
             return web.Response(
