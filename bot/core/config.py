@@ -225,14 +225,6 @@ def _read_sources(
     return from_file, os.environ if environ is None else environ
 
 
-def read_environment(
-    env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The `.env` file's values overlaid by the real environment (which wins)."""
-    from_file, from_env = _read_sources(env_file, environ)
-    return {**from_file, **from_env}
-
-
 def _parse_settings(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """Each setting's parsed value, and a sentence for each one that is missing or invalid."""
     values: dict[str, Any] = {}

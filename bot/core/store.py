@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from importlib import resources
@@ -327,13 +327,6 @@ class TaskStore:
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]
-
-    async def in_state(self, states: Sequence[State]) -> list[Task]:
-        marks = ", ".join("?" for _ in states)
-        async with self._db.execute(
-            f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY id", tuple(states)
-        ) as cursor:
-            return [Task.from_row(row) for row in await cursor.fetchall()]
 
     async def tasks_for_member(self, requester_id: int, guild_id: int | None, limit: int = 10) -> list[Task]:
         async with self._db.execute(
