@@ -49,13 +49,56 @@ NO_IMAGES_IN_REPLY = Refused(
 )
 
 
-def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]] | None:
-    return [app_commands.Choice(name=v, value=v) for v in values] if len(values) <= MAX_CHOICES else None
-
-
 def image_slots(catalogue: Catalogue) -> list[str]:
     """The attachment options' names: as many as the most generous model takes (image, image2, …)."""
     return ["image" if n == 1 else f"image{n}" for n in range(1, catalogue.max_images() + 1)]
+
+
+def _video_parameters(catalogue: Catalogue) -> inspect.Signature:
+    """The /video callback's signature: discord.py reads the options' types and limits from it."""
+    low, high = catalogue.duration_bounds()
+    keyword = inspect.Parameter.KEYWORD_ONLY
+
+    def optional(name: str, kind: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, keyword, annotation=Optional[kind], default=None)  # noqa: UP045
+
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+            ),
+            inspect.Parameter("prompt", keyword, annotation=app_commands.Range[str, 1, MAX_PROMPT_CHARS]),
+            optional("model", str),
+            optional("duration", app_commands.Range[int, low, high]),
+            optional("aspect_ratio", str),
+            optional("resolution", str),
+            *(optional(name, discord.Attachment) for name in image_slots(catalogue)),
+        ]
+    )
+
+
+def _video_texts(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, list[app_commands.Choice[str]]]]:
+    """The options' descriptions and choices, naming the catalogue's defaults and values."""
+    default = catalogue.models[catalogue.default_model]
+    slots = image_slots(catalogue)
+    descriptions = {
+        "prompt": "What should happen: subject, action, camera movement, style",
+        "model": f"Which Grok model (default: {default.label})",
+        "duration": "Length in seconds (the choices depend on the model)",
+        "aspect_ratio": f"Shape of the video (default {default.default_aspect_ratio})",
+        "resolution": f"Resolution (default {default.default_resolution})",
+        **{name: "Another reference image" if n else "A reference image to animate" for n, name in enumerate(slots)},
+    }
+    choices = {
+        "model": [
+            app_commands.Choice(name=f"{m.label} ({m.description})"[:100], value=m.id)
+            for m in catalogue.models.values()
+        ]
+    }
+    for name, values in ("aspect_ratio", catalogue.aspect_ratios()), ("resolution", catalogue.resolutions()):
+        if len(values) <= MAX_CHOICES:
+            choices[name] = [app_commands.Choice(name=v, value=v) for v in values]
+    return descriptions, choices
 
 
 def build_video_command(
@@ -63,50 +106,12 @@ def build_video_command(
 ) -> app_commands.Command[Any, ..., None]:
     """/video with its options derived from the catalogue: model choices, the duration range, the union of
     aspect ratios and resolutions, and one attachment slot per image the most generous model takes."""
-    low, high = catalogue.duration_bounds()
-    default = catalogue.models[catalogue.default_model]
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    params = [
-        inspect.Parameter(
-            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
-        ),
-        inspect.Parameter("prompt", keyword, annotation=app_commands.Range[str, 1, MAX_PROMPT_CHARS]),
-        inspect.Parameter("model", keyword, annotation=Optional[str], default=None),  # noqa: UP045
-        inspect.Parameter(
-            "duration", keyword, annotation=Optional[app_commands.Range[int, low, high]], default=None  # noqa: UP045
-        ),
-        inspect.Parameter("aspect_ratio", keyword, annotation=Optional[str], default=None),  # noqa: UP045
-        inspect.Parameter("resolution", keyword, annotation=Optional[str], default=None),  # noqa: UP045
-    ]
-    slots = image_slots(catalogue)
-    params += [
-        inspect.Parameter(name, keyword, annotation=Optional[discord.Attachment], default=None)  # noqa: UP045
-        for name in slots
-    ]
 
     async def video(interaction: discord.Interaction, **options: Any) -> None:
         await on_video(interaction, options)
 
-    video.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    descriptions = {
-        "prompt": "What should happen: subject, action, camera movement, style",
-        "model": f"Which Grok model (default: {default.label})",
-        "duration": "Length in seconds (the choices depend on the model)",
-        "aspect_ratio": f"Shape of the video (default {default.default_aspect_ratio})",
-        "resolution": f"Resolution (default {default.default_resolution})",
-        **{name: "A reference image to animate" if n == 0 else "Another reference image" for n, name in
-           enumerate(slots)},
-    }  # fmt: skip
-    choices: dict[str, list[app_commands.Choice[str]]] = {
-        "model": [
-            app_commands.Choice(name=f"{m.label} ({m.description})"[:100], value=m.id)
-            for m in catalogue.models.values()
-        ]
-    }
-    if ratios := _choices(catalogue.aspect_ratios()):
-        choices["aspect_ratio"] = ratios
-    if resolutions := _choices(catalogue.resolutions()):
-        choices["resolution"] = resolutions
+    video.__signature__ = _video_parameters(catalogue)  # type: ignore[attr-defined]
+    descriptions, choices = _video_texts(catalogue)
     callback = app_commands.choices(**choices)(app_commands.describe(**descriptions)(video))
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
         name="video",
