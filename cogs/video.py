@@ -87,7 +87,10 @@ def _video_texts(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, list[a
         "duration": "Length in seconds (the choices depend on the model)",
         "aspect_ratio": f"Shape of the video (default {default.default_aspect_ratio})",
         "resolution": f"Resolution (default {default.default_resolution})",
-        **{name: "Another reference image" if n else "A reference image to animate" for n, name in enumerate(slots)},
+        **{
+            slot: "Another reference image" if n else "A reference image to animate"
+            for n, slot in enumerate(slots)
+        },
     }
     choices = {
         "model": [
