@@ -2,7 +2,7 @@
 
 Every state change is one `UPDATE ... WHERE id=? AND state IN (...) RETURNING *` that hands back the row it
 wrote, or nothing when it lost, so two workers (or a replay after a crash) can never both act on one task
-and the winner needs no second read. See DESIGN.md for the state machine.
+and the winner needs no second read. See docs/architecture.md for the state machine.
 """
 
 from __future__ import annotations
