@@ -245,7 +245,7 @@ class VideoCog(commands.Cog):
             await answer_interaction(interaction, NO_IMAGES)
             return
         origin = origin_of_interaction(interaction, "context", origin_message_id=message.id)
-        if refusal := self.bot.pipeline.precheck(origin, tuple(images)):
+        if refusal := await self.bot.pipeline.precheck(origin, tuple(images)):
             await answer_interaction(interaction, refusal)
             return
         await interaction.response.send_modal(AnimateModal(self.bot, message, images))

@@ -21,7 +21,7 @@ from typing import Protocol
 from bot.core import grok
 from bot.core.catalogue import Catalogue, VideoRequest
 from bot.core.member_input import ImageFile, image_problems
-from bot.core.policy import Limits, Refused, Requester, check_access, check_admission
+from bot.core.policy import GuildConfig, Limits, Refused, Requester, check_access, check_admission
 from bot.core.scheduler import PollPlan, next_poll_delay
 from bot.core.store import NewTask, State, Task, TaskStore
 
@@ -148,16 +148,9 @@ class Pipeline:
             return NOT_IN_A_SERVER
         if refusal := self.check(submission):
             return refusal
-        request = submission.request
         config = await self._store.guild_config(origin.guild_id)
-        bypass_role = self._rules.bypass_role_id
-        is_admin = origin.manages_server or (bypass_role is not None and bypass_role in origin.role_ids)
-        who = Requester(
-            origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin
-        )
-        if refusal := check_access(config, who, request.model, origin.role_names):
-            return refusal
-        if refusal := channel_refusal(origin.missing_permissions):
+        is_admin = self._is_admin(origin)
+        if refusal := self._place_refusal(config, origin, submission.request.model, is_admin):
             return refusal
         limits = config.limits(self._rules.default_limits)
         admitted = await self._admit(submission, limits, bypass=is_admin)
@@ -169,15 +162,32 @@ class Pipeline:
         await self._status.post_status(created, origin.reply_to)
         return Accepted(created, await self.notices(origin.requester_id))
 
-    def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
-        """What can be judged before the member has said what they want (the form opens only after this)."""
+    async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
+        """What can be judged before the member has said what they want, in submit's order (the images,
+        the server's rules but the model, the bot's permissions): the form opens only after this."""
         if origin.guild_id is None:
             return NOT_IN_A_SERVER
-        if refusal := channel_refusal(origin.missing_permissions):
-            return refusal
         if problems := image_problems(list(images), self._rules.max_image_bytes):
             return Refused("I can't use those images", problems)
-        return None
+        config = await self._store.guild_config(origin.guild_id)
+        return self._place_refusal(config, origin, None, self._is_admin(origin))
+
+    def _is_admin(self, origin: Origin) -> bool:
+        """Manage Server, or the owner's bypass role: the server's rules and limits do not apply."""
+        bypass_role = self._rules.bypass_role_id
+        return origin.manages_server or (bypass_role is not None and bypass_role in origin.role_ids)
+
+    @staticmethod
+    def _place_refusal(
+        config: GuildConfig, origin: Origin, model: str | None, is_admin: bool
+    ) -> Refused | None:
+        """The server's rules for this member here (the model's once chosen), then the bot's permissions."""
+        assert origin.guild_id is not None
+        who = Requester(
+            origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin
+        )
+        access = check_access(config, who, model, origin.role_names)
+        return access or channel_refusal(origin.missing_permissions)
 
     def check(self, submission: Submission) -> Refused | None:
         """The cheap, local 'no' before any money is spent: what the surface and the catalogue object to."""

@@ -88,9 +88,10 @@ def discord_time(moment: float, style: str = "R") -> str:
 
 
 def check_access(
-    config: GuildConfig, who: Requester, model: str, role_names: Mapping[int, str]
+    config: GuildConfig, who: Requester, model: str | None, role_names: Mapping[int, str]
 ) -> Refused | None:
-    """Paused server, channel not allowed, role missing, model not allowed: each a clear refusal."""
+    """Paused server, channel not allowed, role missing, model not allowed (when one is chosen): each a
+    clear refusal."""
     if config.paused and not who.is_admin:
         return Refused("Video making is paused", ["The server's admins paused video making for now."])
     if config.allowed_channels and not who.is_admin:
@@ -100,9 +101,15 @@ def check_access(
             return Refused("Not in this channel", [f"Videos can be made in {places} on this server."])
     role_needed = config.required_role_id
     if role_needed is not None and not who.is_admin and role_needed not in who.role_ids:
-        role = role_names.get(role_needed, "a specific role")
+        role = role_names.get(role_needed)
+        if role is None:  # deleted since an admin chose it: nobody can have it
+            return Refused(
+                "A role is needed",
+                ["Making videos here needs a role that no longer exists on this server."],
+                "Ask a server admin to choose another one with /videoadmin role.",
+            )
         return Refused("A role is needed", [f"Making videos here needs the {role} role."])
-    if config.allowed_models is not None and model not in config.allowed_models:
+    if model is not None and config.allowed_models is not None and model not in config.allowed_models:
         listed = ", ".join(config.allowed_models) or "none"
         return Refused("That model is not available here", [f"This server allows these models: {listed}."])
     return None
