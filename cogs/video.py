@@ -17,8 +17,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.catalogue import MAX_PROMPT_CHARS, Catalogue, VideoRequest
-from bot.core.member_input import ImageFile, parse_duration, parse_reply
+from bot.core.catalogue import MAX_PROMPT_CHARS, Catalogue
+from bot.core.member_input import ImageFile, parse_duration, parse_reply, request_from
 from bot.core.pipeline import Submission
 from bot.core.policy import Refused
 from bot.discord import embeds
@@ -121,7 +121,7 @@ def build_video_command(
         description="Make a short video with Grok from a prompt (and images).",
         callback=callback,
     )
-    command.guild_only = True
+    app_commands.guild_only(command)  # also sets the contexts Discord reads today (dm_permission is legacy)
     command.autocomplete("duration")(on_duration)
     return command
 
@@ -180,14 +180,14 @@ class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         duration, problem = parse_duration(self.duration.value)
-        request = VideoRequest(
-            model=next(iter(self.model.values), self.bot.catalogue.default_model),
-            prompt=self.prompt.value,
-            duration=duration,
-            aspect_ratio=next(iter(self.aspect_ratio.values), None),
-            resolution=next(iter(self.resolution.values), None),
-            image_urls=tuple(i.url for i in self.images),
-        )
+        fields = {
+            "model": next(iter(self.model.values), None),
+            "prompt": self.prompt.value,
+            "duration": duration,
+            "aspect_ratio": next(iter(self.aspect_ratio.values), None),
+            "resolution": next(iter(self.resolution.values), None),
+        }
+        request = request_from(fields, self.images, self.bot.catalogue.default_model)
         origin = origin_of_interaction(interaction, "context", origin_message_id=self.target.id)
         submission = Submission(request, origin, tuple(self.images), (problem,) if problem else ())
         await answer_interaction(interaction, await self.bot.pipeline.submit(submission))
@@ -198,7 +198,7 @@ class VideoCog(commands.Cog):
         self.bot = bot
         self.video_command = build_video_command(bot.catalogue, self.video, self.duration_autocomplete)
         self.animate_menu = app_commands.ContextMenu(name="Animate with Grok", callback=self.animate)
-        self.animate_menu.guild_only = True
+        app_commands.guild_only(self.animate_menu)
         self.bot.tree.add_command(self.video_command)
         self.bot.tree.add_command(self.animate_menu)
 
@@ -214,14 +214,7 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         slots = image_slots(self.bot.catalogue)
         images = tuple(image_file(a) for name in slots if (a := options.get(name)) is not None)
-        request = VideoRequest(
-            model=options.get("model") or self.bot.catalogue.default_model,
-            prompt=options["prompt"],
-            duration=options.get("duration"),
-            aspect_ratio=options.get("aspect_ratio"),
-            resolution=options.get("resolution"),
-            image_urls=tuple(i.url for i in images),
-        )
+        request = request_from(options, images, self.bot.catalogue.default_model)
         submission = Submission(request, origin_of_interaction(interaction, "slash"), images)
         await answer_interaction(interaction, await self.bot.pipeline.submit(submission))
 
@@ -261,22 +254,18 @@ class VideoCog(commands.Cog):
         if not mention.search(message.content):
             return
         images_from = await self._images_message(message)
+        origin = origin_of_message(message, images_from=images_from)
+        if origin is None:
+            return  # not a server member's message in a server channel: not ours to answer
         images = [image_file(a) for a in images_from.attachments]
         if not images:
             await answer_message(message, NO_IMAGES_IN_REPLY)
             return
         parsed = parse_reply(mention.sub(" ", message.content), self.bot.catalogue)
         duration, problem = parse_duration(parsed.options.get("duration"))
-        request = VideoRequest(
-            model=parsed.options.get("model", self.bot.catalogue.default_model),
-            prompt=parsed.prompt,
-            duration=duration,
-            aspect_ratio=parsed.options.get("aspect_ratio"),
-            resolution=parsed.options.get("resolution"),
-            image_urls=tuple(i.url for i in images),
-        )
+        fields = {**parsed.options, "prompt": parsed.prompt, "duration": duration}
+        request = request_from(fields, images, self.bot.catalogue.default_model)
         problems = (*parsed.problems, *([problem] if problem else []))
-        origin = origin_of_message(message, images_from=images_from)
         outcome = await self.bot.pipeline.submit(Submission(request, origin, tuple(images), problems))
         await answer_message(message, outcome)
 

@@ -511,3 +511,29 @@ async def test_precheck_refuses_outside_a_server_without_permissions_and_for_bad
     )  # fmt: skip
     assert rig.api.requests == []
     assert await rig.rows() == []
+
+
+# ---- found in review ----------------------------------------------------------------------------------------
+
+
+async def test_a_task_given_up_as_lost_during_a_slow_create_is_followed_after_all(rig: Rig) -> None:
+    """If the poller reports the row lost while the create call is still out (it outlived its grace), the
+    provider's answer brings it back: the video is being made and paid for, so it is followed."""
+    pipeline = rig.make()
+    rig.api.slow_next("create", 1.0)
+    outcome = asyncio.create_task(pipeline.submit(submission()))
+    await rig.api.wait_for_requests(lambda r: r.endpoint == "create")
+    # The create call is out (its answer is held back): act as the poller does once the grace has passed.
+    [(task_id, _)] = await rig.rows()
+    assert await rig.store.transition(task_id, State.SUBMITTING, State.LOST, failure_reason="lost", next_poll_at=1)
+    task = accepted(await outcome).task
+    assert (task.state, task.failure_reason, task.finished_at) == (State.QUEUED, None, None)
+    assert task.api_id is not None and task.api_id in rig.api.tasks
+    assert len(rig.board.posted) == 1 and rig.queued_wakeups == [1]
+
+
+async def test_an_origin_with_no_channel_is_refused_before_anything_is_spent(rig: Rig) -> None:
+    pipeline = rig.make()
+    assert await pipeline.submit(submission(where=origin(channel_id=0))) == NOT_IN_A_SERVER
+    assert await pipeline.precheck(origin(channel_id=0), ()) == NOT_IN_A_SERVER
+    await nothing_happened(rig)

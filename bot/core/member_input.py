@@ -7,9 +7,12 @@ side (bot/discord/requests.py) turns attachments into `ImageFile`s; everything e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.catalogue import Catalogue
+from bot.core.request import VideoRequest
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
@@ -34,6 +37,19 @@ def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
             size, cap = f.size / 1048576, max_bytes / 1048576
             problems.append(f"{f.filename} is {size:.2f} MB; images can be at most {round(cap, 2):g} MB.")
     return problems
+
+
+def request_from(fields: Mapping[str, Any], images: Sequence[ImageFile], default_model: str) -> VideoRequest:
+    """One surface's fields (model, prompt, duration, aspect_ratio, resolution; absent or empty = not
+    chosen) and its images, as the request every surface hands the pipeline."""
+    return VideoRequest(
+        model=fields.get("model") or default_model,
+        prompt=fields.get("prompt") or "",
+        duration=fields.get("duration"),
+        aspect_ratio=fields.get("aspect_ratio") or None,
+        resolution=fields.get("resolution") or None,
+        image_urls=tuple(image.url for image in images),
+    )
 
 
 # ---- reply mode flags ----------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ class Pipeline:
 
     async def submit(self, submission: Submission) -> Outcome:
         origin = submission.origin
-        if origin.guild_id is None:
+        if origin.guild_id is None or not origin.channel_id:
             return NOT_IN_A_SERVER
         if refusal := self.check(submission):
             return refusal
@@ -165,7 +165,7 @@ class Pipeline:
     async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
         """What can be judged before the member has said what they want, in submit's order (the images,
         the server's rules but the model, the bot's permissions): the form opens only after this."""
-        if origin.guild_id is None:
+        if origin.guild_id is None or not origin.channel_id:
             return NOT_IN_A_SERVER
         if problems := image_problems(list(images), self._rules.max_image_bytes):
             return Refused("I can't use those images", problems)
@@ -250,20 +250,27 @@ class Pipeline:
             )
             return refusal
         now = self._clock()
+        # From LOST too: if the call outlived its grace, the poller may have given the task up meanwhile;
+        # the video is being made and paid for, so it is followed after all.
         queued = await self._store.transition(
             task.id,
-            State.SUBMITTING,
+            (State.SUBMITTING, State.LOST),
             State.QUEUED,
             api_id=created.id,
             provider_status=created.status,
             submitted_at=now,
+            finished_at=None,
+            failure_reason=None,
             next_poll_at=now + next_poll_delay(self._plan),
         )
+        if queued is None:  # already posted as lost: keep the provider's id where the owner can find it
+            log.error("task %s: the provider accepted it as %s after it was given up", task.id, created.id)
+            return Refused(
+                "Something went wrong on my side",
+                [f"I lost track of task #{task.id} while Grok was accepting it."],
+                "Please tell the server owner: the bot's log has the video service's task id.",
+            )
         log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.request.model)
         if self._on_queued is not None:
             self._on_queued()  # the poller may be asleep until its next known due time
-        if queued is None:
-            # Only if the call outlived its grace and the poller already reported the task lost; the member
-            # hears about it there, so answer with the row as it is.
-            queued = await self._store.get(task.id) or task
         return queued

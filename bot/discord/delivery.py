@@ -73,8 +73,9 @@ class DiscordDelivery:
         try:
             embed = await self.status_view(task)
             if reply_to is not None:
-                reference = channel.get_partial_message(reply_to)
-                status = await reference.reply(embed=embed, mention_author=False)
+                # A plain message if the member's message is gone by now: they still get the status.
+                reference = channel.get_partial_message(reply_to).to_reference(fail_if_not_exists=False)
+                status = await channel.send(embed=embed, reference=reference, mention_author=False)
             else:
                 status = await channel.send(embed=embed)
         except discord.HTTPException as exc:

@@ -23,13 +23,26 @@ REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
 )
 
 
-def missing_permissions(permissions: discord.Permissions) -> tuple[str, ...]:
-    """The required permissions the bot lacks, named as Discord's settings name them."""
-    return tuple(
-        name.replace("_", " ").title()
-        for name, needed in REQUIRED_CHANNEL_PERMISSIONS
-        if needed and not getattr(permissions, name)
-    )
+#: The name each needed permission has in Discord's settings, for the refusal that lists what is missing.
+_PERMISSION_NAMES = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+}
+
+
+def missing_permissions(permissions: discord.Permissions, *, in_thread: bool = False) -> tuple[str, ...]:
+    """The required permissions the bot lacks. In a thread, posting is "Send Messages in Threads"."""
+    missing = [
+        label
+        for flag, label in _PERMISSION_NAMES.items()
+        if getattr(REQUIRED_CHANNEL_PERMISSIONS, flag) and not getattr(permissions, flag)
+    ]
+    if in_thread and "Send Messages" in missing and permissions.send_messages_in_threads:
+        missing.remove("Send Messages")
+    return tuple(missing)
 
 
 def image_file(attachment: discord.Attachment) -> ImageFile:
@@ -56,7 +69,9 @@ def _place(
         role_ids=frozenset(r.id for r in roles),
         role_names={r.id: r.name for r in guild.roles} if guild is not None else {},
         manages_server=manages_server,
-        missing_permissions=missing_permissions(bot_permissions),
+        missing_permissions=missing_permissions(
+            bot_permissions, in_thread=isinstance(channel, discord.Thread)
+        ),
         origin_message_id=origin_message_id,
         reply_to=reply_to,
     )
@@ -77,15 +92,19 @@ def origin_of_interaction(
     )
 
 
-def origin_of_message(message: discord.Message, *, images_from: discord.Message) -> Origin:
-    """Reply mode: the status message answers the member's message; images came from `images_from`."""
-    author, channel = message.author, message.channel
-    guild = message.guild
-    manages = isinstance(author, discord.Member) and author.guild_permissions.manage_guild
-    if guild is not None and isinstance(channel, discord.abc.GuildChannel):
+def origin_of_message(message: discord.Message, *, images_from: discord.Message) -> Origin | None:
+    """Reply mode: the status message answers the member's message; images came from `images_from`.
+    None for anything but a server member's message in a server channel or thread (not ours to answer)."""
+    author, channel, guild = message.author, message.channel, message.guild
+    if guild is None or not isinstance(author, discord.Member):
+        return None
+    if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return None
+    try:
         permissions = channel.permissions_for(guild.me)
-    else:
+    except discord.ClientException:  # a thread whose parent channel is not cached
         permissions = discord.Permissions.none()
+    manages = author.guild_permissions.manage_guild
     return _place("reply", guild, channel, author, manages, permissions, images_from.id, message.id)
 
 

@@ -1,0 +1,25 @@
+"""How Discord input becomes the pipeline's values: pure functions of discord.py objects, no connection."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.discord.requests import REQUIRED_CHANNEL_PERMISSIONS, missing_permissions
+
+
+def test_missing_permissions_are_named_as_discord_settings_name_them() -> None:
+    assert missing_permissions(discord.Permissions.none()) == (
+        "View Channel", "Send Messages", "Embed Links", "Attach Files", "Read Message History",
+    )  # fmt: skip
+    assert missing_permissions(REQUIRED_CHANNEL_PERMISSIONS) == ()
+    lacking = REQUIRED_CHANNEL_PERMISSIONS & ~discord.Permissions(attach_files=True)
+    assert missing_permissions(lacking) == ("Attach Files",)
+
+
+def test_in_a_thread_posting_is_send_messages_in_threads() -> None:
+    thread_only = REQUIRED_CHANNEL_PERMISSIONS & ~discord.Permissions(send_messages=True)
+    thread_only.send_messages_in_threads = True
+    assert missing_permissions(thread_only, in_thread=True) == ()
+    assert missing_permissions(thread_only) == ("Send Messages",)
+    neither = REQUIRED_CHANNEL_PERMISSIONS & ~discord.Permissions(send_messages=True)
+    assert missing_permissions(neither, in_thread=True) == ("Send Messages",)
