@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,13 +25,14 @@ from discord.ext import commands
 
 from tests.fakes.discord import (
     FLAG_EPHEMERAL,
+    REST_ROUTES,
     DiscordEmulator,
     Intent,
     MiB,
     Perm,
     message_text,
 )
-from tests.fakes.discord_spec import get_validator
+from tests.fakes.discord_spec import METHODS, SPEC_PATH, get_validator, operations_served
 
 TOKEN = "emulator-test-token"
 
@@ -765,6 +768,20 @@ def test_spec_validator_flags_what_discord_would_not_send() -> None:
     assert v.validate_response("POST", "/channels/1/messages", 403, {"code": 50013, "message": "Missing"}) == []
     assert v.validate_response("DELETE", "/channels/1/messages/2", 204, None) == []
     assert v.validate_request("GET", "/no/such/route", None)
+
+
+def test_spec_excerpt_has_an_operation_for_every_route() -> None:
+    """The excerpt is current: a route added without rerunning scripts/make_discord_spec_excerpt.py fails here."""
+    root = Path(__file__).resolve().parents[1]
+    assert SPEC_PATH.resolve().is_relative_to(root), "the description must be read from inside the repository"
+    excerpt = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    served: set[tuple[str, str]] = set()
+    for method, pattern, handler, _auth in REST_ROUTES:
+        templates = operations_served(excerpt, method, pattern)
+        assert templates, f"{method} {pattern} ({handler}): no operation in {SPEC_PATH.name}; regenerate it"
+        served.update((method.lower(), template) for template in templates)
+    described = {(m, t) for t, item in excerpt["paths"].items() for m in item if m in METHODS}
+    assert described == served, f"operations no route serves: {sorted(described - served)}; regenerate"
 
 
 def test_message_text_reads_everything_a_user_sees() -> None:

@@ -662,6 +662,53 @@ class _Session:
     disconnected_at: float | None = None
 
 
+# Every REST route the emulator answers: (method, path regex relative to /api/v10, handler method, needs
+# bot auth). The OpenAPI excerpt holds exactly the operations these routes serve (see discord_spec.py).
+REST_ROUTES: tuple[tuple[str, str, str, bool], ...] = (
+    ("GET", r"/gateway", "_r_gateway", False),
+    ("GET", r"/gateway/bot", "_r_gateway_bot", True),
+    ("GET", r"/users/@me", "_r_me", True),
+    ("POST", r"/users/@me/channels", "_r_create_dm", True),
+    ("GET", r"/users/(?P<user_id>\d+)", "_r_user", True),
+    ("GET", r"/oauth2/applications/@me", "_r_application", True),
+    ("GET", r"/applications/@me", "_r_application", True),
+    ("GET", r"/channels/(?P<channel_id>\d+)", "_r_channel", True),
+    ("GET", r"/channels/(?P<channel_id>\d+)/messages", "_r_list_messages", True),
+    ("POST", r"/channels/(?P<channel_id>\d+)/messages", "_r_create_message", True),
+    ("GET", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_get_message", True),
+    ("PATCH", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_edit_message", True),
+    ("DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_delete_message", True),
+    ("PUT", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+     "_r_reaction", True),
+    ("DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+     "_r_reaction", True),
+    ("POST", r"/channels/(?P<channel_id>\d+)/typing", "_r_typing", True),
+    ("GET", r"/guilds/(?P<guild_id>\d+)", "_r_guild", True),
+    ("GET", r"/guilds/(?P<guild_id>\d+)/channels", "_r_guild_channels", True),
+    ("GET", r"/guilds/(?P<guild_id>\d+)/roles", "_r_guild_roles", True),
+    ("GET", r"/guilds/(?P<guild_id>\d+)/members/(?P<user_id>\d+)", "_r_member", True),
+    ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
+     "_r_list_commands", True),
+    ("PUT", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands", "_r_put_commands", True),
+    ("POST", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
+     "_r_post_command", True),
+    ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+     "_r_get_command", True),
+    ("PATCH", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+     "_r_patch_command", True),
+    ("DELETE", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+     "_r_delete_command", True),
+    ("POST", r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback", "_r_callback", False),
+    ("POST", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)", "_r_followup", False),
+    ("GET", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+     "_r_webhook_get", False),
+    ("PATCH", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+     "_r_webhook_edit", False),
+    ("DELETE", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+     "_r_webhook_delete", False),
+)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The emulator
 # ---------------------------------------------------------------------------------------------------------
@@ -1783,55 +1830,7 @@ class DiscordEmulator:
     # ------------------------------------------------------------------ REST plumbing
 
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any], bool]]:
-        table: list[tuple[str, str, Callable[..., Any], bool]] = [
-            # (method, path regex, handler, needs bot auth)
-            ("GET", r"/gateway", self._r_gateway, False),
-            ("GET", r"/gateway/bot", self._r_gateway_bot, True),
-            ("GET", r"/users/@me", self._r_me, True),
-            ("POST", r"/users/@me/channels", self._r_create_dm, True),
-            ("GET", r"/users/(?P<user_id>\d+)", self._r_user, True),
-            ("GET", r"/oauth2/applications/@me", self._r_application, True),
-            ("GET", r"/applications/@me", self._r_application, True),
-            ("GET", r"/channels/(?P<channel_id>\d+)", self._r_channel, True),
-            ("GET", r"/channels/(?P<channel_id>\d+)/messages", self._r_list_messages, True),
-            ("POST", r"/channels/(?P<channel_id>\d+)/messages", self._r_create_message, True),
-            ("GET", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", self._r_get_message, True),
-            ("PATCH", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", self._r_edit_message, True),
-            ("DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", self._r_delete_message,
-             True),
-            ("PUT", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
-             self._r_reaction, True),
-            ("DELETE",
-             r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
-             self._r_reaction, True),
-            ("POST", r"/channels/(?P<channel_id>\d+)/typing", self._r_typing, True),
-            ("GET", r"/guilds/(?P<guild_id>\d+)", self._r_guild, True),
-            ("GET", r"/guilds/(?P<guild_id>\d+)/channels", self._r_guild_channels, True),
-            ("GET", r"/guilds/(?P<guild_id>\d+)/roles", self._r_guild_roles, True),
-            ("GET", r"/guilds/(?P<guild_id>\d+)/members/(?P<user_id>\d+)", self._r_member, True),
-            ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands", self._r_list_commands,
-             True),
-            ("PUT", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands", self._r_put_commands,
-             True),
-            ("POST", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
-             self._r_post_command, True),
-            ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-             self._r_get_command, True),
-            ("PATCH", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-             self._r_patch_command, True),
-            ("DELETE",
-             r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-             self._r_delete_command, True),
-            ("POST", r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback", self._r_callback, False),
-            ("POST", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)", self._r_followup, False),
-            ("GET", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-             self._r_webhook_get, False),
-            ("PATCH", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-             self._r_webhook_edit, False),
-            ("DELETE", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-             self._r_webhook_delete, False),
-        ]
-        return [(m, re.compile(p + "/?$"), h, auth) for m, p, h, auth in table]
+        return [(m, re.compile(p + "/?$"), getattr(self, h), auth) for m, p, h, auth in REST_ROUTES]
 
     async def _parse_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes, str]], bool]:
         ctype = request.content_type

@@ -1,7 +1,9 @@
 """Validate Discord REST traffic against Discord's own OpenAPI 3.1 description.
 
-The description lives outside the repository, in ``../shared/discord-api-spec/openapi.json`` (Discord's
-public ``discord/discord-api-spec``); it is read from there, never copied.
+The description is an excerpt of Discord's public ``discord/discord-api-spec``, kept in the repository as
+``discord/openapi-excerpt.json`` beside this file: only the operations the emulator serves (``REST_ROUTES``)
+and the components they reach. ``scripts/make_discord_spec_excerpt.py`` regenerates it from Discord's full
+``openapi.json``; ``discord/README.md`` names its source, version and licence.
 
 Public API::
 
@@ -18,6 +20,12 @@ Public API::
     validator.validate_response(method, path, status, body) -> list[str]
 
 Paths are relative to the API base (``/api/v10`` already stripped) and carry no query string.
+
+Which operations a route serves (used by the excerpt script and by the test that keeps the excerpt current)::
+
+    sample_path("/channels/{channel_id}/messages") -> "/channels/1/messages"
+    operations_served(spec, "GET", "/channels/(?P<channel_id>[0-9]+)/messages")
+        -> ["/channels/{channel_id}/messages"]
 
 Three deliberate relaxations, all gaps between the description and Discord's behaviour:
 
@@ -45,9 +53,9 @@ import referencing
 import referencing.jsonschema
 from jsonschema.exceptions import best_match
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/discord-api-spec/openapi.json"
+SPEC_PATH = Path(__file__).resolve().parent / "discord" / "openapi-excerpt.json"
 _SPEC_URI = "urn:discord-openapi"
-_METHODS = ("get", "put", "post", "patch", "delete")
+METHODS = ("get", "put", "post", "patch", "delete")
 _MAX_ERRORS_PER_BODY = 3
 
 
@@ -74,6 +82,24 @@ def _pointer_uri(pointer: str) -> str:
     # '{' and '}' of path templates are not valid in a URI fragment: percent-quote them
     # (referencing unquotes the fragment before walking it).
     return _SPEC_URI + "#" + quote(pointer, safe="/~@-_.")
+
+
+def sample_path(template: str) -> str:
+    """A concrete path for a path template: every ``{parameter}`` becomes ``1``."""
+    return re.sub(r"\{[^/{}]+\}", "1", template)
+
+
+def operations_served(spec: dict[str, Any], method: str, path_regex: str) -> list[str]:
+    """The path templates of `spec` whose `method` operation the route (`method`, `path_regex`) answers.
+
+    A route serves a template when it matches the template's sample path, the way the emulator matches a
+    request path (``re.match`` of the regex followed by an optional ``/``)."""
+    rx = re.compile(path_regex + "/?$")
+    return sorted(
+        template
+        for template, item in spec["paths"].items()
+        if method.lower() in item and rx.match(sample_path(template))
+    )
 
 
 def _any_of_everywhere(node: Any) -> Any:
@@ -113,7 +139,7 @@ class SpecValidator:
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
         self._operations: list[Operation] = []
         for template, item in raw["paths"].items():
-            for method in _METHODS:
+            for method in METHODS:
                 op = item.get(method)
                 if op is None:
                     continue
