@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.discord import REST_ROUTES  # noqa: E402
-from tests.fakes.discord_spec import METHODS, SPEC_PATH, operations_served  # noqa: E402
+from tests.fakes.discord.rest import REST_ROUTES  # noqa: E402
+from tests.fakes.discord.spec import METHODS, SPEC_PATH, operations_served  # noqa: E402
 
 SOURCE_REPOSITORY = "https://github.com/discord/discord-api-spec"
 SOURCE_FILE = "specs/openapi.json"

@@ -32,7 +32,7 @@ from tests.fakes.discord import (
     Perm,
     message_text,
 )
-from tests.fakes.discord_spec import METHODS, SPEC_PATH, get_validator, operations_served
+from tests.fakes.discord.spec import METHODS, SPEC_PATH, get_validator, operations_served
 
 TOKEN = "emulator-test-token"
 

@@ -1,9 +1,9 @@
 """Validate Discord REST traffic against Discord's own OpenAPI 3.1 description.
 
-The description is an excerpt of Discord's public ``discord/discord-api-spec``, kept in the repository as
-``discord/openapi-excerpt.json`` beside this file: only the operations the emulator serves (``REST_ROUTES``)
-and the components they reach. ``scripts/make_discord_spec_excerpt.py`` regenerates it from Discord's full
-``openapi.json``; ``discord/README.md`` names its source, version and licence.
+The description is an excerpt of Discord's public ``discord/discord-api-spec``, kept beside this file as
+``openapi-excerpt.json``: only the operations the emulator serves (rest.py's ``REST_ROUTES``) and the
+components they reach. ``scripts/make_discord_spec_excerpt.py`` regenerates it from Discord's full
+``openapi.json``; ``README.md`` here names its source, version and licence.
 
 Public API::
 
@@ -53,7 +53,7 @@ import referencing
 import referencing.jsonschema
 from jsonschema.exceptions import best_match
 
-SPEC_PATH = Path(__file__).resolve().parent / "discord" / "openapi-excerpt.json"
+SPEC_PATH = Path(__file__).resolve().with_name("openapi-excerpt.json")
 _SPEC_URI = "urn:discord-openapi"
 METHODS = ("get", "put", "post", "patch", "delete")
 _MAX_ERRORS_PER_BODY = 3

@@ -1,0 +1,70 @@
+"""What every part of the emulator shares: snowflake ids, id coercion, and Discord's error answers.
+
+    new_snowflake() -> int        a real-looking, strictly increasing snowflake (discord.py's created_at works)
+    id_of(obj) -> int             an id from an int, a numeric str, a world object, a payload dict or a
+                                  discord.py object
+    DiscordError(status, code, message, errors=None)     an error answer; .body() is Discord's JSON shape
+    form_error(field_path, code, message) -> DiscordError  400 50035 "Invalid Form Body" naming one field
+    DISCORD_EPOCH, API_VERSION, MiB
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+DISCORD_EPOCH = 1420070400000
+API_VERSION = 10
+MiB = 1024 * 1024
+
+_id_lock = threading.Lock()
+_last_id = 0
+
+
+def new_snowflake() -> int:
+    """A real-looking, strictly increasing snowflake (so discord.py's created_at is meaningful)."""
+    global _last_id
+    with _id_lock:
+        candidate = (int(time.time() * 1000) - DISCORD_EPOCH) << 22
+        _last_id = max(candidate, _last_id + 1)
+        return _last_id
+
+
+def id_of(obj: Any) -> int:
+    """An id from an int, a numeric str, a world object, a payload dict or a discord.py object."""
+    if isinstance(obj, bool):
+        raise TypeError(f"not an id: {obj!r}")
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, str):
+        return int(obj)
+    if isinstance(obj, dict):
+        return int(obj["id"])
+    if hasattr(obj, "id"):
+        return int(obj.id)
+    raise TypeError(f"not an id: {obj!r}")
+
+
+class DiscordError(Exception):
+    """An error answer in Discord's shape: {"code": int, "message": str[, "errors": {...}]}."""
+
+    def __init__(self, status: int, code: int, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {code} {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def form_error(field_path: str, code: str, message: str) -> DiscordError:
+    errors: dict[str, Any] = {"_errors": [{"code": code, "message": message}]}
+    for part in reversed(field_path.split(".")):
+        errors = {part: errors}
+    return DiscordError(400, 50035, "Invalid Form Body", errors)
