@@ -80,8 +80,10 @@ async def start_bot(bot_env: dict[str, str]) -> AsyncIterator[StartBot]:
         if runner in done:
             ready.cancel()
             runner.result()
-        assert ready in done, "the bot did not become ready"
-        running.append((bot, runner))
+        running.append((bot, runner))  # closed at teardown even if it never became ready: no task left behind
+        if ready not in done:
+            ready.cancel()
+            raise AssertionError("the bot did not become ready within 15 s")
         return bot
 
     yield start
