@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,29 @@ from tests.fakes.grok_api import FakeGrokAPI, TaskScript
 ROOT = Path(__file__).resolve().parents[1]
 BOT_TOKEN = "test-bot-token"
 GROK_KEY = "test-grok-key-do-not-leak"
+
+
+# ---- a connection left open must not hang the run -------------------------------------------------------------
+# Each aiosqlite connection runs a non-daemon thread until it is closed. One left open by a failing test (seen
+# once: a test whose database folder vanished) keeps the interpreter from ever exiting, so CI would hang for
+# its whole budget instead of reporting. The session then ends with its own exit status regardless.
+
+
+def _sqlite_workers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()}
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _sqlite_workers():
+        print(f"\n{len(_sqlite_workers())} database connection(s) still open: exiting without waiting for them")
+        os._exit(_exit_status[-1] if _exit_status else 1)
 
 
 @pytest.fixture
