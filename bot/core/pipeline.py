@@ -22,7 +22,8 @@ from bot.core import grok
 from bot.core.catalogue import Catalogue, VideoRequest
 from bot.core.member_input import ImageFile, image_problems
 from bot.core.policy import GuildConfig, Limits, Refused, Requester, check_access, check_admission
-from bot.core.scheduler import PollPlan, next_poll_delay
+from bot.core.poll_timing import PollTimer
+from bot.core.scheduler import PollPlan
 from bot.core.store import NewTask, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Pipeline:
         self._status = status
         self._clock = clock
         self._on_queued = on_queued
+        self._timer = PollTimer(store, plan, clock)
 
     async def submit(self, submission: Submission) -> Outcome:
         origin = submission.origin
@@ -235,6 +237,10 @@ class Pipeline:
     async def _create(self, task: Task) -> Task | Refused:
         """The paid call, with the body built from the stored request. Never retried: a retried create
         can be billed twice."""
+        # When to poll first (where this model's tasks of this length tend to finish, once that is known),
+        # worked out BEFORE the paid call, so nothing but the write of its id comes between it and the store.
+        before = self._clock()
+        first_poll_delay = await self._timer.next_poll_at(task, before) - before
         try:
             created = await self._client.create(self._catalogue.build_body(task.request))
         except grok.GrokError as exc:
@@ -261,7 +267,7 @@ class Pipeline:
             submitted_at=now,
             finished_at=None,
             failure_reason=None,
-            next_poll_at=now + next_poll_delay(self._plan),
+            next_poll_at=now + first_poll_delay,
         )
         if queued is None:  # already posted as lost: keep the provider's id where the owner can find it
             log.error("task %s: the provider accepted it as %s after it was given up", task.id, created.id)

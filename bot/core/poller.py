@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.core import grok
-from bot.core.scheduler import PollPlan, error_backoff, is_overdue, next_poll_delay, plain_duration
+from bot.core.poll_timing import PollTimer
+from bot.core.scheduler import PollPlan, error_backoff, is_overdue, plain_duration
 from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Poller:
         self._config = config
         self._clock = clock
         self._rng = rng or random.Random()
+        self._timer = PollTimer(store, config.plan, clock, self._rng)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._in_hand: set[int] = set()
@@ -275,7 +277,8 @@ class Poller:
     async def _keep_waiting(
         self, task: Task, result: grok.TaskResult, now: float, polled: dict[str, Any]
     ) -> None:
-        """Queued, processing, or a status word nobody documented: poll again after the usual interval.
+        """Queued, processing, or a status word nobody documented: poll again when the learned schedule says
+        (the usual interval without enough history).
 
         An unknown word does not fail the task: it may be a new in-between step (moderation, upscaling) of a
         video that is being made and paid for, and TASK_TIMEOUT_SECONDS still bounds the wait. It is kept in
@@ -289,7 +292,7 @@ class Poller:
             if note != task.last_error:  # new since the last poll (the create may have said it already)
                 log.warning("task %s: %s", task.id, note)
         state = State.PROCESSING if result.status == "processing" else task.state
-        next_at = now + next_poll_delay(self._config.plan, self._rng)
+        next_at = await self._timer.next_poll_at(task, now)
         if waiting := await self._store.transition(
             task.id, POLLING, state, last_error=note, next_poll_at=next_at, **polled
         ):

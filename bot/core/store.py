@@ -335,15 +335,21 @@ class TaskStore:
         ) as cursor:
             return [Task.from_row(row) for row in await cursor.fetchall()]
 
-    async def generation_ratios(self, model: str, limit: int = 20) -> list[float]:
-        """Recent seconds-to-completion per billed video-second for a model: the data behind the ETA."""
+    async def completion_times(self, model: str, limit: int) -> list[tuple[float, int]]:
+        """(seconds from submission to completion, billed seconds) of a model's most recent completed tasks:
+        what the ETA and the poll schedule learn from. No index on `model`: callers cache the answer for
+        minutes, and the newest-first scan by id stops after `limit` matches."""
         async with self._db.execute(
-            "SELECT (finished_at - submitted_at) / billed_seconds FROM tasks "
+            "SELECT finished_at - submitted_at, billed_seconds FROM tasks "
             "WHERE model = ? AND video_url IS NOT NULL AND finished_at IS NOT NULL "
             "AND submitted_at IS NOT NULL AND billed_seconds > 0 ORDER BY id DESC LIMIT ?",
             (model, limit),
         ) as cursor:
-            return [float(row[0]) for row in await cursor.fetchall()]
+            return [(float(row[0]), int(row[1])) for row in await cursor.fetchall()]
+
+    async def generation_ratios(self, model: str, limit: int = 20) -> list[float]:
+        """Recent seconds-to-completion per billed video-second for a model: the data behind the ETA."""
+        return [seconds / billed for seconds, billed in await self.completion_times(model, limit)]
 
     async def pending_notices(self, requester_id: int) -> list[Task]:
         """Tasks whose outcome could not be posted anywhere: told on the member's next command."""
