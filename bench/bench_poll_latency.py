@@ -4,8 +4,10 @@
 
 Completion times are drawn from a lognormal (median 90 s, sigma 0.4 by default). Each trial gives the bot
 `--history` completed tasks to learn from (bot.core.scheduler.learn_schedule, as the poller does from the
-store), then draws `--tasks` new completion times and polls each task four ways on the SAME times, with
-the bot's real next_poll_time and an injected clock (no sleeping, no network). Every trial draws a new
+store), as the store would hold them after the fixed poller watched them: not the true completion times but
+the estimate from the polls on either side (bot.core.scheduler.completion_estimate). It then draws
+`--tasks` new completion times and polls each task four ways on the SAME times, with the bot's real
+next_poll_time and an injected clock (no sleeping, no network). Every trial draws a new
 history, so the figures are what to expect from any 20 tasks of history, not from one lucky draw.
 The whole bot is not run here: its poller calls the same next_poll_time (tests/test_e2e_poll_timing.py).
 
@@ -31,7 +33,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.scheduler import PollPlan, learn_schedule, next_poll_time, polls_to_see, samples_for
+from bot.core.scheduler import (
+    PollPlan,
+    completion_estimate,
+    learn_schedule,
+    next_poll_time,
+    polls_to_see,
+    samples_for,
+)
 
 BILLED_SECONDS = 10  # every simulated task asks for the same length; the history is of that length
 
@@ -51,14 +60,23 @@ class Tally:
         return statistics.fmean(self.polls)
 
 
-def watch(plan: PollPlan, offsets: Sequence[float], done_at: float, rng: random.Random) -> tuple[float, int]:
-    """Poll one task submitted at 0 the way the poller does until a poll sees it done: (delay, polls)."""
-    polled_at = next_poll_time(plan, offsets, 0.0, 0.0, rng)  # the pipeline's first poll
+def watch(
+    plan: PollPlan, offsets: Sequence[float], done_at: float, rng: random.Random
+) -> tuple[float, float, int]:
+    """Poll one task submitted at 0 the way the poller does until a poll sees it done: (when the last poll
+    found it unfinished, when the first found it done, how many polls)."""
+    unfinished_at, polled_at = 0.0, next_poll_time(plan, offsets, 0.0, 0.0, rng)  # the pipeline's first
     polls = 1
     while polled_at < done_at:
-        polled_at = next_poll_time(plan, offsets, 0.0, polled_at, rng)
+        unfinished_at, polled_at = polled_at, next_poll_time(plan, offsets, 0.0, polled_at, rng)
         polls += 1
-    return polled_at - done_at, polls
+    return unfinished_at, polled_at, polls
+
+
+def remembered(plan: PollPlan, done_at: float, rng: random.Random) -> tuple[float, int]:
+    """What the store holds about a task the fixed poller watched: its estimated completion, its length."""
+    unfinished_at, seen_at, _ = watch(plan, (), done_at, rng)
+    return completion_estimate(unfinished_at, seen_at), BILLED_SECONDS
 
 
 def true_times(median: float, sigma: float, grid: int = 400) -> list[float]:
@@ -104,14 +122,14 @@ def main() -> None:
     bound = median_only(plan, truth)
     tallies = {name: Tally([], []) for name in ("fixed", "learned", "oracle", "median-only")}
     for _ in range(args.trials):
-        history = [(draw(), BILLED_SECONDS) for _ in range(args.history)]
+        history = [remembered(plan, draw(), rng) for _ in range(args.history)]
         learned = learn_schedule(samples_for(history, BILLED_SECONDS), plan)
         for _ in range(args.tasks):
             done_at = draw()
             schedules = (("fixed", ()), ("learned", learned), ("oracle", oracle), ("median-only", bound))
             for name, offsets in schedules:
-                delay, polls = watch(plan, offsets, done_at, rng)
-                tallies[name].delays.append(delay)
+                _, seen_at, polls = watch(plan, offsets, done_at, rng)
+                tallies[name].delays.append(seen_at - done_at)
                 tallies[name].polls.append(polls)
     base = tallies["fixed"]
     print(

@@ -67,6 +67,14 @@ async def test_with_history_the_first_polls_fall_where_tasks_finish(
     assert polled[0] >= learned[0] - 0.05, polled
     assert len([t for t in polled if t < MEDIAN]) <= len([o for o in learned if o < MEDIAN]), polled
     done = await bot.store.get(row.id)
-    assert done is not None and done.finished_at is not None
+    assert done is not None and done.finished_at is not None and done.submitted_at is not None
+    # What it teaches the next schedule: the provider finished (MEDIAN after the create) between the last
+    # poll that found it unfinished and the first that found it done.
+    assert done.polled_at is not None
+    unfinished, finished = done.polled_at - done.submitted_at, done.finished_at - done.submitted_at
+    assert unfinished < MEDIAN + 0.05  # (the two clocks differ by the create call's return trip)
+    assert finished > MEDIAN - 0.05
+    [(learned_from_it, _)] = await bot.store.completion_times("grok_video3", 1)
+    assert learned_from_it == pytest.approx((unfinished + finished) / 2)
     gaps_near_median = [b - a for a, b in itertools.pairwise(learned) if MEDIAN * 0.9 <= a <= MEDIAN * 1.3]
     assert gaps_near_median and max(gaps_near_median) < INTERVAL  # denser than the fixed poller there

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.core.scheduler import (
     MIN_LEARNED_HISTORY,
     PollPlan,
+    completion_estimate,
     learn_schedule,
     next_poll_time,
     poll_cap,
@@ -120,3 +121,10 @@ def test_counting_polls_matches_the_poller() -> None:
     assert polls_to_see(offsets, 30.0, 95.0) == 3
     assert polls_to_see(offsets, 30.0, 96.0) == 4  # the first poll after the schedule, 30 s on
     assert polls_to_see((), 30.0, 61.0) == 3  # the fixed poller: 30, 60, 90
+
+
+def test_completion_is_estimated_between_the_polls_on_either_side() -> None:
+    assert completion_estimate(60.0, 90.0) == 75.0
+    assert completion_estimate(0.0, 30.0) == 15.0  # the first poll saw it done: since submission
+    assert completion_estimate(None, 90.0) == 90.0  # a row from before the column: all there is
+    assert completion_estimate(95.0, 90.0) == 90.0  # nonsense order (a clock step): not trusted

@@ -25,7 +25,7 @@ FRAMEWORK_NAMES = (
     "setup_hook", "on_*", "interaction_check", "from_custom_id", "setup", "cog_load", "cog_unload",
     "__signature__", "guild_only", "timestamp", "row_factory", "BASE", "DEFAULT_GATEWAY", "exc_text", "msg",
     "message_content", "guild_messages", "__context__", "__suppress_context__", "video_bytes", "updated_at",
-    "models_file",
+    "models_file", "polled_at",
 )
 FRAMEWORK_DECORATORS = ("@*.command", "@app_commands.*", "@commands.*", "@*.autocomplete", "@*.listener")
 

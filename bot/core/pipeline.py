@@ -265,6 +265,7 @@ class Pipeline:
             api_id=created.id,
             provider_status=created.status,
             submitted_at=now,
+            polled_at=now,  # not finished when it was accepted: the lower bound of when it finishes
             finished_at=None,
             failure_reason=None,
             next_poll_at=now + first_poll_delay,

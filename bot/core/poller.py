@@ -294,7 +294,7 @@ class Poller:
         state = State.PROCESSING if result.status == "processing" else task.state
         next_at = await self._timer.next_poll_at(task, now)
         if waiting := await self._store.transition(
-            task.id, POLLING, state, last_error=note, next_poll_at=next_at, **polled
+            task.id, POLLING, state, last_error=note, next_poll_at=next_at, polled_at=now, **polled
         ):
             await self._delivery.show_progress(waiting)
 

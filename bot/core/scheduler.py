@@ -114,6 +114,16 @@ class LogNormal:
         return _STD.pdf(z) / (t * self.sigma) / max(1e-12, 1.0 - _STD.cdf(z))
 
 
+def completion_estimate(unfinished_at: float | None, finished_at: float) -> float:
+    """When the provider most likely finished, in seconds after submission: halfway between the last poll
+    that found the task unfinished and the first that found it done. The first alone is late by up to a
+    whole poll interval (15 s at the median with 30 s polls), which would teach the schedule to poll late.
+    Without the last (rows older than the column) the first is all there is."""
+    if unfinished_at is None or not 0 <= unfinished_at <= finished_at:
+        return finished_at
+    return (unfinished_at + finished_at) / 2
+
+
 def samples_for(history: Sequence[tuple[float, int]], billed_seconds: int) -> list[float]:
     """Completion times (seconds after submission) that describe a task of this length, from a model's
     history of (seconds, billed seconds): this length's own when there are enough, else every run scaled to

@@ -24,6 +24,7 @@ import aiosqlite
 
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
 from bot.core.request import VideoRequest
+from bot.core.scheduler import completion_estimate
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class Task:
     finished_at: float | None
     delivered_at: float | None
     next_poll_at: float | None
+    polled_at: float | None  # the last time the provider said "not finished" (V4)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Task:
@@ -337,15 +339,19 @@ class TaskStore:
 
     async def completion_times(self, model: str, limit: int) -> list[tuple[float, int]]:
         """(seconds from submission to completion, billed seconds) of a model's most recent completed tasks:
-        what the ETA and the poll schedule learn from. No index on `model`: callers cache the answer for
-        minutes, and the newest-first scan by id stops after `limit` matches."""
+        what the ETA and the poll schedule learn from. Completion is estimated from the last poll that found
+        the task unfinished and the first that found it done (scheduler.completion_estimate). No index on
+        `model`: callers cache the answer for minutes, and the newest-first scan by id stops after `limit`
+        matches."""
         async with self._db.execute(
-            "SELECT finished_at - submitted_at, billed_seconds FROM tasks "
+            "SELECT polled_at - submitted_at, finished_at - submitted_at, billed_seconds FROM tasks "
             "WHERE model = ? AND video_url IS NOT NULL AND finished_at IS NOT NULL "
             "AND submitted_at IS NOT NULL AND billed_seconds > 0 ORDER BY id DESC LIMIT ?",
             (model, limit),
         ) as cursor:
-            return [(float(row[0]), int(row[1])) for row in await cursor.fetchall()]
+            return [
+                (completion_estimate(row[0], float(row[1])), int(row[2])) for row in await cursor.fetchall()
+            ]
 
     async def generation_ratios(self, model: str, limit: int = 20) -> list[float]:
         """Recent seconds-to-completion per billed video-second for a model: the data behind the ETA."""
