@@ -181,6 +181,11 @@ class Settings:
     reply_mode: bool = _setting("REPLY_MODE", True, _parse_bool)
     poll_concurrency: int = _setting("POLL_CONCURRENCY", 4, _parse_int(1, 64))
     grok_timeout_seconds: float = _setting("GROK_TIMEOUT_SECONDS", 60.0, _parse_float(0.1, 600))
+    # Requests per second to the Grok API, creates and polls together (downloads are not counted). The
+    # provider advises polling each task every 30-60 s and warns that polling more often may be rate
+    # limited: 5/s serves 150-300 pending tasks at that pace, far more than a community bot has in flight,
+    # and works off a restart's backlog of overdue tasks at a steady pace (1,000 in under 4 minutes).
+    provider_max_rps: float = _setting("PROVIDER_MAX_RPS", 5.0, _parse_float(0.1, 1000))
     max_video_bytes: int = _setting("MAX_VIDEO_MB", 500 * MiB, _parse_megabytes)
     max_image_bytes: int = _setting("MAX_IMAGE_MB", 20 * MiB, _parse_megabytes)
     status_edit_seconds: float = _setting("STATUS_EDIT_SECONDS", 5.0, _parse_float(0, 3600))

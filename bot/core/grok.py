@@ -10,6 +10,12 @@ not even as ``__cause__``/``__context__``; errors are rebuilt from short, plain 
 key. The video link belongs to a third-party CDN and is fetched without the header.
 
 The errors, how provider answers map to them and what status words mean: grok_errors.py (re-exported here).
+
+Request budget: every create and result call passes through one ``RequestBudget`` (bot/core/budget.py) when
+one is given: at most PROVIDER_MAX_RPS, and a 429 from either call pauses both until its Retry-After. A call
+spends at most half its time limit waiting for its turn; one that would wait longer (a long pause) fails at
+once as RateLimitedError with the remaining wait, sent to nobody. Downloads go to the file host and are not
+counted.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from urllib.parse import quote
 
 import aiohttp
 import yarl
+
+from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
 
 # The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
 from bot.core.grok_errors import (  # noqa: F401
@@ -138,6 +146,7 @@ class GrokClient:
         session: aiohttp.ClientSession | None = None,
         connect_timeout: float = 10.0,
         total_timeout: float = 60.0,
+        budget: RequestBudget | None = None,
     ) -> None:
         parsed = yarl.URL(base_url.strip().rstrip("/"))
         if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -155,7 +164,12 @@ class GrokClient:
         self._owns_session = session is None
         self._closed = False
         self._connect_timeout = connect_timeout
-        self._timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout)
+        self._total_timeout = total_timeout
+        self._budget = budget
+
+    def paused_for(self) -> float:
+        """Seconds until the provider-wide pause after a 429 ends (0 when none, or without a budget)."""
+        return 0.0 if self._budget is None else self._budget.paused_for()
 
     def __repr__(self) -> str:
         return f"GrokClient(base_url={self._base_url!r}, api_key='***')"
@@ -248,6 +262,8 @@ class GrokClient:
         if data is not None:
             headers["Content-Type"] = "application/json"
         url = yarl.URL(self._base_url + path, encoded=True)
+        total = max(self._total_timeout / 2, self._total_timeout - await self._wait_for_turn(op))
+        timeout = aiohttp.ClientTimeout(total=total, connect=min(self._connect_timeout, total))
         started = time.monotonic()
         failure: GrokError | None = None
         try:
@@ -256,7 +272,7 @@ class GrokClient:
                 url,
                 data=data,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=timeout,
                 allow_redirects=False,
                 raise_for_status=False,
             ) as resp:
@@ -283,6 +299,21 @@ class GrokClient:
             payload = json.loads(text)
         return status, payload, text, {} if retry_after is None else {"Retry-After": retry_after}
 
+    async def _wait_for_turn(self, op: Operation) -> float:
+        """Wait for this call's turn in the budget, for at most half the call's time limit (the create's
+        grace period counts on the whole call ending within it); returns the seconds waited."""
+        if self._budget is None:
+            return 0.0
+        try:
+            return await self._budget.acquire(max_wait=self._total_timeout / 2)
+        except BudgetBusy as busy:
+            why = "paused after a rate limit" if busy.paused else "at its request rate"
+            raise RateLimitedError(
+                f"{SUMMARIES[RateLimitedError]} (not sent: the bot's request budget is {why}); "
+                f"retry after {busy.seconds:.0f}s ({op})",
+                retry_after=busy.seconds,
+            ) from None
+
     @staticmethod
     async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
         buf = bytearray()
@@ -303,6 +334,13 @@ class GrokClient:
         message = f"{SUMMARIES[kind]} ({where})"
         if kind is RateLimitedError:
             retry_after = parse_retry_after(headers.get("Retry-After"))
+            if self._budget is not None:  # everything waits, polls and creates alike
+                self._budget.pause(PAUSE_WITHOUT_RETRY_AFTER if retry_after is None else retry_after)
+                log.warning(
+                    "provider rate limit (%s): pausing every request for %.1f s",
+                    op,
+                    self._budget.paused_for(),
+                )
             if retry_after is not None:
                 message += f"; retry after {retry_after:.0f}s"
             if info.message:

@@ -2,7 +2,9 @@
 
 Each tick takes the due tasks (indexed on next_poll_at) and handles each by its state, with bounded
 concurrency: poll the provider, download a finished video at once (its link is temporary), or hand the
-outcome to delivery. A provider 429 pauses ALL polling for its Retry-After, like discord.py's global lock.
+outcome to delivery. A provider 429 pauses every provider request for its Retry-After (the client's request
+budget, bot/core/budget.py, like discord.py's global lock); meanwhile polls are not started, while downloads
+and deliveries carry on.
 """
 
 from __future__ import annotations
@@ -68,8 +70,6 @@ class Poller:
         self._in_hand: set[int] = set()
         self._workers: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        #: Provider-wide pause after a 429 (unix time); deliveries and downloads carry on meanwhile.
-        self.paused_until = 0.0
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -123,8 +123,8 @@ class Poller:
             # interval. Looking at once spun the loop on these queries, thousands of times a second, for as
             # long as any download or post was under way.
             wait = self._config.plan.base_interval
-            if self.paused_until > now:
-                wait = min(wait, self.paused_until - now)
+            if paused := self._client.paused_for():
+                wait = min(wait, paused)
             return min(IDLE_WAKE_SECONDS, wait)
         return min(IDLE_WAKE_SECONDS, max(0.0, next_at - now))
 
@@ -137,7 +137,7 @@ class Poller:
         for task in due:
             if task.id in self._in_hand:
                 continue
-            if task.state in POLLING and self._clock() < self.paused_until:
+            if task.state in POLLING and self._client.paused_for() > 0:
                 continue
             self._in_hand.add(task.id)
             worker = asyncio.create_task(self._handle_guarded(task), name=f"task-{task.id}")
@@ -235,8 +235,8 @@ class Poller:
                 if exc.retry_after is not None
                 else error_backoff(plan, task.error_streak, self._rng)
             )
-            self.paused_until = max(self.paused_until, now + wait)
-            log.warning("provider rate limit: pausing all polling for %.1f s", wait)
+            # The client has paused every provider request (or this poll was never sent, being inside a
+            # pause); this task looks again once it ends.
             await self._note_error(task, str(exc), now + wait)
         except grok.TaskNotFoundError:
             reason = "The video service no longer knows this task."

@@ -15,6 +15,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.core.budget import RequestBudget
 from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
@@ -67,6 +68,8 @@ class GrokVideoBot(commands.Bot):
             api_key=s.grok_api_key.get(),
             session=self.http_session,
             total_timeout=s.grok_timeout_seconds,
+            # One budget for every create and poll: PROVIDER_MAX_RPS, and a 429 pauses them all.
+            budget=RequestBudget(s.provider_max_rps),
         )
         self.delivery = DiscordDelivery(
             self, self.store, poll_interval=s.poll_interval_seconds, status_edit_seconds=s.status_edit_seconds

@@ -1,0 +1,111 @@
+"""One request budget toward the provider: a rate limit every create and poll passes through, and a
+provider-wide pause after a 429 (discord.py's global rate-limit lock is the model).
+
+A token bucket kept as a schedule (GCRA, "virtual scheduling"): each request reserves the next free
+departure time when it arrives, so waiters leave in arrival order, one every 1/rate seconds, and each
+sleeps exactly once until its slot: no polling loop, no spinning. Up to ``burst`` requests may leave back
+to back after an idle spell; over any window of w seconds at most ``burst + rate * w`` requests leave.
+After a restart with many overdue tasks, or after a pause, catch-up is smoothed to the rate.
+
+``pause(seconds)`` stops everything until then: no request leaves inside the window, including those
+already waiting for their slot (a waiter whose slot falls inside a pause takes a new slot after it).
+A pause is only ever extended, never shortened.
+
+No Discord and no HTTP here; time and sleeping are injected so the unit tests run on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+#: Requests that may leave back to back after an idle spell, on top of the steady rate.
+DEFAULT_BURST = 2
+#: A 429 that does not say how long to wait pauses everything this long.
+PAUSE_WITHOUT_RETRY_AFTER = 10.0
+
+
+class BudgetBusy(Exception):
+    """The request could not leave within the wait it allows; nothing was sent. ``seconds``: how long from
+    now until it could have left (the rest of a pause, or the queue ahead of it)."""
+
+    def __init__(self, seconds: float, *, paused: bool) -> None:
+        super().__init__(f"the request budget is {'paused' if paused else 'full'} for {seconds:.1f} s")
+        self.seconds = seconds
+        self.paused = paused
+
+
+class RequestBudget:
+    def __init__(
+        self,
+        rate: float,
+        burst: int = DEFAULT_BURST,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if not rate > 0 or not math.isfinite(rate):
+            raise ValueError("rate must be a positive number of requests per second")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._interval = 1.0 / rate
+        self._tolerance = (burst - 1) * self._interval
+        self._clock = clock
+        self._sleep = sleep
+        self._tat = -math.inf  # theoretical arrival time of the next request (GCRA)
+        self._paused_until = -math.inf
+
+    def __repr__(self) -> str:
+        return f"RequestBudget(rate={self.rate:g}/s, burst={self.burst}, paused_for={self.paused_for():.1f}s)"
+
+    # ---- the pause ----------------------------------------------------------------------------------
+
+    def pause(self, seconds: float) -> None:
+        """Nothing leaves for `seconds` from now (a 429's Retry-After); an existing longer pause stands."""
+        until = self._clock() + max(0.0, seconds)
+        if until > self._paused_until:
+            self._paused_until = until
+            # New reservations start after the pause; slots already handed out inside it are abandoned.
+            self._tat = max(self._tat, until)
+
+    def paused_for(self) -> float:
+        """Seconds until the current pause ends (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    # ---- a request ----------------------------------------------------------------------------------
+
+    def _reserve(self, now: float) -> float:
+        start = max(self._tat, now)
+        self._tat = start + self._interval
+        return max(now, start - self._tolerance, self._paused_until)
+
+    def _slot_after(self, now: float) -> float:
+        """When a request arriving now would leave, without reserving it."""
+        return max(now, max(self._tat, now) - self._tolerance, self._paused_until)
+
+    async def acquire(self, max_wait: float = math.inf) -> float:
+        """Wait for this request's turn; returns the seconds waited.
+
+        Raises BudgetBusy, having sent nothing and taken no slot, when the request could not leave within
+        `max_wait` seconds of the call (a long pause, or a long queue ahead of it).
+        """
+        arrived = self._clock()
+        deadline = arrived + max_wait
+        now = arrived
+        while True:
+            slot = self._slot_after(now)
+            if slot > deadline:
+                paused = self._paused_until >= slot
+                raise BudgetBusy(slot - now, paused=paused)
+            depart = self._reserve(now)
+            if depart > now:
+                await self._sleep(depart - now)
+            # A pause that began while we slept and covers our slot: take a new slot after it. Pauses only
+            # grow, so comparing with the slot (not with the clock, which may read a hair early) is exact.
+            if self._paused_until <= depart:
+                return max(0.0, self._clock() - arrived)
+            now = self._clock()
