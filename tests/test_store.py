@@ -107,6 +107,55 @@ async def test_due_tasks_order_and_limit(store: TaskStore) -> None:
     assert await store.next_due_at() == 10.0
 
 
+LEASES = {State.QUEUED: 12.0, State.PROCESSING: 12.0, State.COMPLETED: 305.0, State.DOWNLOADED: 300.0}
+
+
+async def test_claim_leases_each_due_task_to_one_taker(store: TaskStore) -> None:
+    """A claimed task moves past its lease at once: a second claim (the loop again, another worker, another
+    process) finds nothing, and next_due_at reports the lease's end, never the stale due time."""
+    ids = []
+    rows = ((30.0, State.QUEUED), (10.0, State.COMPLETED), (20.0, State.QUEUED), (None, State.QUEUED))
+    for due, state in rows:
+        t = await store.create_task(new_task())
+        await store.transition(t.id, State.SUBMITTING, state, next_poll_at=due)
+        ids.append(t.id)
+    claimed = await store.claim_due(10, LEASES, now=25.0)
+    assert [(t.id, t.next_poll_at) for t in claimed] == [(ids[1], 25.0 + 305.0), (ids[2], 25.0 + 12.0)]
+    assert await store.claim_due(10, LEASES, now=25.0) == []
+    assert await store.next_due_at(LEASES) == 30.0  # the unclaimed one; the leased ones come later
+    # Most overdue first, and never more than asked.
+    [first] = await store.claim_due(1, LEASES, now=36.0)
+    assert first.id == ids[0]
+    # Only the states asked for (a paused provider: no polls), and next_due_at looks at those alone.
+    assert await store.claim_due(10, {State.COMPLETED: 1.0}, now=40.0) == []
+    assert await store.next_due_at({State.COMPLETED: 1.0}) == 330.0
+    assert await store.claim_due(0, LEASES, now=1000.0) == []
+
+
+async def test_a_crash_mid_work_leaves_the_task_due_again_after_its_lease(tmp_path: Path) -> None:
+    """The worker that claimed the task dies (the process with it) before setting the next time: after a
+    reopen nothing takes the task while the lease runs, then it is due again, exactly once."""
+    now = [1000.0]
+    path = tmp_path / "bot.sqlite3"
+    first = await TaskStore.open(path, clock=lambda: now[0])
+    t = await first.create_task(new_task())
+    await first.transition(t.id, State.SUBMITTING, State.QUEUED, next_poll_at=now[0])
+    [claimed] = await first.claim_due(4, LEASES)
+    assert claimed.next_poll_at == 1012.0
+    await first.close()  # the crash: the claimed work never wrote its next time
+
+    second = await TaskStore.open(path, clock=lambda: now[0])
+    try:
+        now[0] = 1011.9
+        assert await second.claim_due(4, LEASES) == [], "still leased"
+        now[0] = 1012.0
+        [again] = await second.claim_due(4, LEASES)
+        assert (again.id, again.state, again.next_poll_at) == (t.id, State.QUEUED, 1024.0)
+        assert await second.claim_due(4, LEASES) == []
+    finally:
+        await second.close()
+
+
 async def test_two_connections_race_for_one_transition(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     a = await TaskStore.open(path)

@@ -1,10 +1,12 @@
 """One background loop that moves every task forward, reading only the store (so it resumes after a restart).
 
-Each tick takes the due tasks (indexed on next_poll_at) and handles each by its state, with bounded
-concurrency: poll the provider, download a finished video at once (its link is temporary), or hand the
-outcome to delivery. A provider 429 pauses every provider request for its Retry-After (the client's request
-budget, bot/core/budget.py, like discord.py's global lock); meanwhile polls are not started, while downloads
-and deliveries carry on.
+Each tick claims as many due tasks as it has free workers (indexed on next_poll_at) and handles each by its
+state: poll the provider, download a finished video at once (its link is temporary), or hand the outcome to
+delivery. Claiming leases the task (TaskStore.claim_due): its next_poll_at moves past the work's own time
+limit, so no one else picks it up while it is handled, and a crash leaves it due again when the lease ends.
+A provider 429 pauses every provider request for its Retry-After (the client's request budget,
+bot/core/budget.py, like discord.py's global lock); meanwhile polls are not claimed, while downloads and
+deliveries carry on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +31,35 @@ log = logging.getLogger(__name__)
 
 #: The loop wakes at least this often even with nothing due (cheap: one indexed MIN() query).
 IDLE_WAKE_SECONDS = 30.0
+#: A video download's own time limit (aiohttp's total timeout for it).
+DOWNLOAD_TIMEOUT_SECONDS = 300.0
+#: Posting an outcome: shrinking the video with ffmpeg, uploading it, discord.py's own retries. Generous:
+#: a delivery cut short by a crash is retried (and adopts its own earlier post) this long after it began.
+DELIVERY_LEASE_SECONDS = 300.0
+#: Room beyond a step's own time limit for the store writes around it.
+LEASE_MARGIN_SECONDS = 5.0
+#: A failing store (disk full, read-only file, locked database) is retried after a growing pause, at most
+#: this long.
+MAX_STORE_BACKOFF_SECONDS = 30.0
+
+
+def lease_seconds(plan: PollPlan) -> dict[State, float]:
+    """How long a claimed task stays out of every other worker's reach, per state (docs/architecture.md).
+
+    A poll: the poll request's own limit plus a margin (plan.submit_grace: GROK_TIMEOUT_SECONDS + 2 s, the
+    same bound as a create call). A download: its timeout plus a margin. A delivery: a generous bound.
+    Each step that hands the task on (poll → download → delivery) sets the next step's lease itself.
+    """
+    poll = plan.submit_grace
+    leases = dict.fromkeys(State, poll)  # submitting, and terminal rows with a stray next_poll_at: quick
+    leases[State.COMPLETED] = DOWNLOAD_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS
+    leases.update(dict.fromkeys(TO_DELIVER, DELIVERY_LEASE_SECONDS))
+    return leases
+
+
+def store_backoff(base_interval: float, failures: int) -> float:
+    """The pause after `failures` store failures in a row: doubling from the poll interval, capped."""
+    return min(MAX_STORE_BACKOFF_SECONDS, max(0.05, base_interval) * 2 ** min(failures, 16))
 
 
 class Delivery(Protocol):
@@ -66,8 +98,10 @@ class Poller:
         self._rng = rng or random.Random()
         self._timer = PollTimer(store, config.plan, clock, self._rng)
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._in_hand: set[int] = set()
+        self._leases = lease_seconds(config.plan)
+        self._busy = 0  # workers started and not yet ended (counted here: a done-callback comes too late)
+        self._store_failures = 0  # store failures in a row; the first and the recovery are logged
+        self._store_failing_since: float | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -97,61 +131,82 @@ class Poller:
             # Cleared BEFORE the tick: a wake() that arrives while we work must not be lost.
             self._wake.clear()
             try:
-                ticked_at = self._clock()
-                await self.tick(ticked_at)
-                delay = await self._seconds_until_next(ticked_at)
+                await self.tick()
+                delay = await self._seconds_until_next()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # The loop must outlive any bug or database hiccup; the tasks stay in the store.
-                log.exception("poller tick failed; retrying shortly")
-                delay = max(1.0, self._config.plan.base_interval)
+            except Exception as exc:
+                # The loop must outlive any bug or database trouble; the tasks stay in the store. A failing
+                # store is not hammered: the pause grows, and wakes are ignored until it ends.
+                await asyncio.sleep(self._store_failed(exc))
+                continue
+            self._store_ok()
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races the wake-up.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    async def _seconds_until_next(self, ticked_at: float) -> float:
-        next_at = await self._store.next_due_at()
-        now = self._clock()
-        if next_at is None:
-            return IDLE_WAKE_SECONDS
-        if next_at <= ticked_at:
-            # The tick has just seen every task due by then: it is in hand (its worker wakes the loop when
-            # done), waiting out a provider pause, or beyond the batch (a worker's end wakes the loop too).
-            # MIN() cannot tell those from a task that became due since, so look again after a routine
-            # interval. Looking at once spun the loop on these queries, thousands of times a second, for as
-            # long as any download or post was under way.
-            wait = self._config.plan.base_interval
-            if paused := self._client.paused_for():
-                wait = min(wait, paused)
-            return min(IDLE_WAKE_SECONDS, wait)
-        return min(IDLE_WAKE_SECONDS, max(0.0, next_at - now))
+    def _claimable(self) -> dict[State, float]:
+        """The states a tick may claim, with their leases: no polls while the provider pauses us."""
+        if self._client.paused_for() > 0:
+            return {state: lease for state, lease in self._leases.items() if state not in POLLING}
+        return self._leases
+
+    async def _seconds_until_next(self) -> float:
+        """Until the next claimable task is due (a leased task's time is its lease's end), the end of a
+        provider pause, or a wake (a new task, a retry, a worker that ended): never a fixed interval."""
+        if self._busy >= self._config.concurrency:
+            return IDLE_WAKE_SECONDS  # every worker is busy: the first to end wakes the loop
+        claimable = self._claimable()
+        next_at = await self._store.next_due_at(claimable)
+        wait = IDLE_WAKE_SECONDS
+        if paused := self._client.paused_for():
+            wait = min(wait, paused)
+        if next_at is not None:
+            wait = min(wait, max(0.0, next_at - self._clock()))
+        return wait
 
     async def tick(self, now: float | None = None) -> int:
-        """Start handling every task due at `now` (default: the clock) not already in hand; returns how many
-        were started."""
+        """Claim (lease) as many tasks due at `now` (default: the clock) as there are free workers and start
+        handling them; returns how many were started."""
         moment = self._clock() if now is None else now
-        due = await self._store.due_tasks(limit=self._config.concurrency * 4, now=moment)
-        started = 0
-        for task in due:
-            if task.id in self._in_hand:
-                continue
-            if task.state in POLLING and self._client.paused_for() > 0:
-                continue
-            self._in_hand.add(task.id)
+        free = self._config.concurrency - self._busy
+        claimed = await self._store.claim_due(free, self._claimable(), now=moment)
+        for task in claimed:
+            self._busy += 1
             worker = asyncio.create_task(self._handle_guarded(task), name=f"task-{task.id}")
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-            started += 1
-        return started
+        return len(claimed)
+
+    def _store_failed(self, exc: Exception) -> float:
+        """Note a failure (of the store, or a bug) and return the pause before the next try. One log line
+        when an episode starts, one when it ends (_store_ok), never one per task per tick."""
+        self._store_failures += 1
+        if self._store_failing_since is None:
+            self._store_failing_since = self._clock()
+            if isinstance(exc, sqlite3.Error):
+                log.error("the task store is failing (%s); backing off until it works again", exc)
+            else:
+                log.exception("poller tick failed; backing off until it works again")
+        return store_backoff(self._config.plan.base_interval, self._store_failures)
+
+    def _store_ok(self) -> None:
+        if self._store_failing_since is not None:
+            lasted = plain_duration(max(1.0, self._clock() - self._store_failing_since))
+            failures = self._store_failures
+            log.warning("the task store works again, after %d failed tries over %s", failures, lasted)
+        self._store_failures = 0
+        self._store_failing_since = None
 
     async def _handle_guarded(self, task: Task) -> None:
         try:
-            async with self._slots:
-                await self.handle(task)
+            await self.handle(task)
         except asyncio.CancelledError:
             raise
+        except sqlite3.Error as exc:
+            # The store failed under this task: its lease brings it back; the loop backs off and logs once.
+            self._store_failed(exc)
         except Exception:
             log.exception("task %s: unexpected error while handling state %s", task.id, task.state)
             # Try again later rather than spin; the task is never dropped.
@@ -159,7 +214,7 @@ class Poller:
                 task.id, task.state, next_poll_at=self._clock() + max(5.0, self._config.plan.base_interval)
             )
         finally:
-            self._in_hand.discard(task.id)
+            self._busy -= 1
             self.wake()
 
     # ---- one task ----------------------------------------------------------------------------------
@@ -188,12 +243,14 @@ class Poller:
         """The poller's part is over: move the task into an outcome to post (`state`, one of TO_DELIVER) and
         hand it to delivery at once. `reason` is the failure reason the member reads.
 
-        It is due now as well, so the outcome is still posted if this process dies before delivery ends.
-        Returns the row handed over, or None when another worker moved the task first (and delivers it).
+        It is leased for the delivery (due when the lease ends), so the outcome is still posted if this
+        process dies before delivery ends, and no other worker posts it meanwhile. Returns the row handed
+        over, or None when another worker moved the task first (and delivers it).
         """
         if reason is not None:
             changes["failure_reason"] = reason
-        moved = await self._store.transition(task.id, expected, state, next_poll_at=self._clock(), **changes)
+        lease_end = self._clock() + self._leases[state]
+        moved = await self._store.transition(task.id, expected, state, next_poll_at=lease_end, **changes)
         if moved is not None:
             await self._delivery.deliver(moved)
         return moved
@@ -267,7 +324,7 @@ class Poller:
                 finished_at=now,
                 video_url=result.video_url,
                 actual_duration=result.actual_duration,
-                next_poll_at=now,
+                next_poll_at=now + self._leases[State.COMPLETED],  # leased for the download below
                 **polled,
             ):
                 await self._download(completed)
@@ -315,7 +372,9 @@ class Poller:
         assert task.video_url is not None
         dest = self._config.video_dir / f"task-{task.id}.mp4"
         try:
-            size = await self._client.download(task.video_url, dest, max_bytes=self._config.max_video_bytes)
+            size = await self._client.download(
+                task.video_url, dest, max_bytes=self._config.max_video_bytes, timeout=DOWNLOAD_TIMEOUT_SECONDS
+            )
         except grok.VideoTooLargeError:
             # Too big to keep or attach anyway: deliver the provider's link with a warning instead.
             log.warning("task %s: video over MAX_VIDEO_MB; delivering the link", task.id)

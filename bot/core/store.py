@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from importlib import resources
@@ -314,7 +314,8 @@ class TaskStore:
         return None if row is None else Task.from_row(row)
 
     async def due_tasks(self, limit: int, now: float | None = None) -> list[Task]:
-        """Tasks the poller should act on now, most overdue first (uses the partial index on next_poll_at)."""
+        """Tasks due now, most overdue first (uses the partial index on next_poll_at), without claiming them.
+        The poller claims with claim_due; this read stays for bench/bench_due_tasks.py, which times it."""
         moment = self._clock() if now is None else now
         async with self._db.execute(
             "SELECT * FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
@@ -323,9 +324,35 @@ class TaskStore:
         ) as cursor:
             return [Task.from_row(row) for row in await cursor.fetchall()]
 
-    async def next_due_at(self) -> float | None:
+    async def claim_due(
+        self, limit: int, leases: Mapping[State, float], now: float | None = None
+    ) -> list[Task]:
+        """Take up to `limit` tasks due at `now` in one of the states of `leases`, most overdue first, and
+        lease each in the same statement: its next_poll_at moves to now + its state's lease, so neither the
+        poller's loop nor another worker (nor another process) takes it again while it is being handled.
+
+        The handler then sets the real next time; if the process dies first, the task is due again once its
+        lease runs out. Returns the claimed rows as written (ordered by id)."""
+        if limit <= 0 or not leases:
+            return []
+        moment = self._clock() if now is None else now
+        cases = " ".join("WHEN ? THEN ?" for _ in leases)
+        marks = ", ".join("?" for _ in leases)
+        rows = await self._db.execute_fetchall(
+            f"UPDATE tasks SET next_poll_at = ? + CASE state {cases} END "
+            "WHERE id IN (SELECT id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+            f"AND state IN ({marks}) ORDER BY next_poll_at LIMIT ?) RETURNING *",
+            (moment, *(v for pair in leases.items() for v in pair), moment, *leases, limit),
+        )
+        return sorted((Task.from_row(row) for row in rows), key=lambda task: task.id)
+
+    async def next_due_at(self, states: Iterable[State] | None = None) -> float | None:
+        """The earliest next_poll_at of any task (of one of `states`, if given); a leased task's is the end of
+        its lease."""
+        wanted = None if states is None else list(states)
+        where = "" if wanted is None else f" AND state IN ({', '.join('?' for _ in wanted)})"
         async with self._db.execute(
-            "SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL"
+            f"SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL{where}", wanted or ()
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]
