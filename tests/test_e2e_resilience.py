@@ -221,7 +221,8 @@ async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_onc
     emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Callable[[], Awaitable[BotProcess]], bot_env: dict[str, str]
 ) -> None:
     grok_api.default_script = TaskScript(complete_after=None)  # nothing finishes until we say so
-    first = await spawn()
+    # A task killed mid-poll waits out its lease (GROK_TIMEOUT_SECONDS + 2 s) before the next life takes it.
+    first = await spawn(GROK_TIMEOUT_SECONDS="3")
     for n in range(3):
         h = await emu.slash_command("video", {"prompt": f"video {n}"})
         await h.wait_text("queued", timeout=10)
@@ -233,7 +234,7 @@ async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_onc
     grok_api.complete(ids[1])
     grok_api.fail(ids[2], "Reference image could not be accessed.")
 
-    second = await spawn()
+    second = await spawn(GROK_TIMEOUT_SECONDS="3")
     await emu.wait_for(lambda: len([m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]) >= 3, timeout=20)
     results = [m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]
     assert sorted(len(m["attachments"]) for m in results) == [0, 1, 1]
