@@ -203,6 +203,9 @@ class FakeGrokAPI:
         self.creates: list[dict[str, Any]] = []
         self.tasks: dict[str, FakeTask] = {}
         self.default_script = TaskScript()
+        #: Seconds every answer of an endpoint waits before it is sent (a provider's round trip), after the
+        #: request is recorded; 0 answers at once. For benchmarks: {"result": 0.3} makes every poll take 300 ms.
+        self.latency: dict[Endpoint, float] = {"create": 0.0, "result": 0.0, "download": 0.0}
         self._scripts: deque[TaskScript] = deque()
         self._intercepts: dict[str, deque[_Intercept]] = {
             "create": deque(),
@@ -362,6 +365,8 @@ class FakeGrokAPI:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
     async def _intercepted(self, endpoint: Endpoint) -> web.Response | None:
+        if self.latency[endpoint] > 0:
+            await asyncio.sleep(self.latency[endpoint])
         queue = self._intercepts[endpoint]
         if not queue:
             return None

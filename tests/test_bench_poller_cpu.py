@@ -1,0 +1,38 @@
+"""The poller CPU benchmark runs with tiny numbers and prints its figures (python -m bench.bench_poller_cpu)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_poller_cpu_benchmark_prints_its_figures() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_poller_cpu",
+            "--tasks",
+            "10",
+            "--seconds",
+            "1.5",
+            "--interval",
+            "0.5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "pending tasks: 10; POLL_INTERVAL_SECONDS=0.5; window 1.5 s" in out, out
+    fast = re.search(r"provider answers at once :\s+([\d.]+) s\s+polls\s+(\d+)", out)
+    slow = re.search(r"each poll takes\s+300 ms\s+:\s+([\d.]+) s\s+polls\s+(\d+)", out)
+    ratio = re.search(r"ratio CPU 300 ms / 0 ms\s+:\s+([\d.]+)x", out)
+    assert fast and slow and ratio, out
+    assert int(fast.group(2)) > 0 and int(slow.group(2)) > 0, out
