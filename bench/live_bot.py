@@ -112,10 +112,10 @@ async def wait_until(predicate: Callable[[], bool], limit: float, what: str) -> 
         raise TimeoutError(f"waited {limit:g} s for {what}") from None
 
 
-async def seed_pending(where: Stage, count: int) -> int:
-    """`count` tasks pending at the stand-in (every poll answers "queued") and overdue in the store; returns
-    the index in `where.api.requests` from which the bot's requests start."""
-    where.api.default_script = TaskScript(complete_after=None)
+async def seed_pending(where: Stage, count: int, script: TaskScript | None = None) -> int:
+    """`count` tasks pending at the stand-in (every poll answers "queued" until completed by hand) and
+    overdue in the store; returns the index in `where.api.requests` from which the bot's requests start."""
+    where.api.default_script = script or TaskScript(complete_after=None)
     emu = where.emu
     await seed_overdue(
         where.db, where.api, count, guild_id=emu.guild.id, channel_id=emu.channel.id,

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.smoke import run_benchmark
 
 
 def test_the_poller_cpu_benchmark_prints_its_figures() -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.bench_poller_cpu",
-            "--tasks",
-            "10",
-            "--seconds",
-            "1.5",
-            "--interval",
-            "0.5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    out = run_benchmark("bench_poller_cpu", "--tasks", "10", "--seconds", "1.5", "--interval", "0.5")
     assert "pending tasks: 10; POLL_INTERVAL_SECONDS=0.5; window 1.5 s" in out, out
     fast = re.search(r"provider answers at once :\s+([\d.]+) s\s+polls\s+(\d+)", out)
     slow = re.search(r"each poll takes\s+300 ms\s+:\s+([\d.]+) s\s+polls\s+(\d+)", out)
