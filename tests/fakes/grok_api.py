@@ -110,6 +110,9 @@ class TaskScript:
     #: Once finished, answer this undocumented status word (say "succeeded") instead of completed/failed;
     #: the link and the error are sent as for the documented word.
     reported_status: str | None = None
+    #: Serve a generated video of this many bytes (FAKE_MP4, then zeros), streamed in 1 MiB chunks with a
+    #: Content-Length, never held in memory whole: for benchmarks of very large deliveries.
+    video_size: int | None = None
 
 
 @dataclass
@@ -203,6 +206,9 @@ class FakeGrokAPI:
         self.creates: list[dict[str, Any]] = []
         self.tasks: dict[str, FakeTask] = {}
         self.default_script = TaskScript()
+        #: Seconds every answer of an endpoint waits before it is sent (a provider's round trip), after the
+        #: request is recorded; 0 answers at once. For benchmarks: {"result": 0.3} makes every poll take 300 ms.
+        self.latency: dict[Endpoint, float] = {"create": 0.0, "result": 0.0, "download": 0.0}
         self._scripts: deque[TaskScript] = deque()
         self._intercepts: dict[str, deque[_Intercept]] = {
             "create": deque(),
@@ -362,6 +368,8 @@ class FakeGrokAPI:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
     async def _intercepted(self, endpoint: Endpoint) -> web.Response | None:
+        if self.latency[endpoint] > 0:
+            await asyncio.sleep(self.latency[endpoint])
         queue = self._intercepts[endpoint]
         if not queue:
             return None
@@ -473,6 +481,8 @@ class FakeGrokAPI:
                 text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
                 content_type="application/xml",
             )
+        if task.script.video_size is not None:
+            return await _stream_generated(request, task.script.video_size)
         video = task.video
         if not task.script.serve_chunked:
             return web.Response(body=video, content_type="video/mp4")
@@ -490,6 +500,22 @@ class FakeGrokAPI:
 
 
 _DATA_URL = re.compile(r"^\s*data:", re.IGNORECASE)
+
+
+async def _stream_generated(request: web.Request, size: int) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+    response.content_length = size
+    await response.prepare(request)
+    head = FAKE_MP4[:size]
+    await response.write(head)
+    zeros = bytes(1024 * 1024)
+    left = size - len(head)
+    while left > 0:
+        chunk = zeros[: min(left, len(zeros))]
+        await response.write(chunk)
+        left -= len(chunk)
+    await response.write_eof()
+    return response
 
 
 def _invalid(body: dict[str, Any]) -> str | None:
