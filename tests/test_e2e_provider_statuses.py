@@ -80,7 +80,7 @@ async def test_an_unknown_status_keeps_the_task_polled_and_is_logged_once(
     caplog.set_level(logging.WARNING, logger="bot")
     grok_api.report_status(task_id, "on_hold")
     since = len(grok_api.requests)
-    await grok_api.wait_for_requests(lambda r: r.endpoint == "result", count=5, since=since)
+    await grok_api.wait_for_requests(lambda r: r.endpoint == "result", count=5, since=since, timeout=15)
 
     assert not [m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")], "not given up"
     stored = await bot.store.get(1)
