@@ -100,6 +100,10 @@ class Poller:
         self._wake = asyncio.Event()
         self._leases = lease_seconds(config.plan)
         self._busy = 0  # workers started and not yet ended (counted here: a done-callback comes too late)
+        #: Tasks a worker of this process is still handling. A lease can run out under slow work (a delivery
+        #: that shrinks and uploads twice outlasts DELIVERY_LEASE_SECONDS): claiming such a task again only
+        #: renews its lease; a second worker must never start on it (it would post the video twice).
+        self._working: set[int] = set()
         self._store_failures = 0  # store failures in a row; the first and the recovery are logged
         self._store_failing_since: float | None = None
         self._workers: set[asyncio.Task[None]] = set()
@@ -172,12 +176,17 @@ class Poller:
         moment = self._clock() if now is None else now
         free = self._config.concurrency - self._busy
         claimed = await self._store.claim_due(free, self._claimable(), now=moment)
+        started = 0
         for task in claimed:
+            if task.id in self._working:
+                continue
+            self._working.add(task.id)
             self._busy += 1
+            started += 1
             worker = asyncio.create_task(self._handle_guarded(task), name=f"task-{task.id}")
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-        return len(claimed)
+        return started
 
     def _store_failed(self, exc: Exception) -> float:
         """Note a failure (of the store, or a bug) and return the pause before the next try. One log line
@@ -214,6 +223,7 @@ class Poller:
                 task.id, task.state, next_poll_at=self._clock() + max(5.0, self._config.plan.base_interval)
             )
         finally:
+            self._working.discard(task.id)
             self._busy -= 1
             self.wake()
 
