@@ -133,6 +133,7 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
+        timer: PollTimer | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -142,7 +143,8 @@ class Pipeline:
         self._status = status
         self._clock = clock
         self._on_queued = on_queued
-        self._timer = PollTimer(store, plan, clock)
+        # Shared with the poller (app.py) so the history is read and the schedules worked out once.
+        self._timer = timer or PollTimer(store, plan, clock)
 
     async def submit(self, submission: Submission) -> Outcome:
         origin = submission.origin

@@ -89,6 +89,7 @@ class Poller:
         config: PollerConfig,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        timer: PollTimer | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -96,7 +97,7 @@ class Poller:
         self._config = config
         self._clock = clock
         self._rng = rng or random.Random()
-        self._timer = PollTimer(store, config.plan, clock, self._rng)
+        self._timer = timer or PollTimer(store, config.plan, clock, self._rng)
         self._wake = asyncio.Event()
         self._leases = lease_seconds(config.plan)
         self._busy = 0  # workers started and not yet ended (counted here: a done-callback comes too late)

@@ -20,6 +20,7 @@ from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
 from bot.core.pipeline import Pipeline, PipelineRules
+from bot.core.poll_timing import PollTimer
 from bot.core.poller import Poller, PollerConfig
 from bot.core.scheduler import PollPlan, submit_grace
 from bot.core.store import TaskStore
@@ -87,8 +88,16 @@ class GrokVideoBot(commands.Bot):
                 self.catalogue.default_model,
             )
         rules = PipelineRules(s.default_limits, s.max_image_bytes, s.bypass_role_id)
+        timer = PollTimer(self.store, plan)  # one learned schedule for the first poll and every later one
         self.pipeline = Pipeline(
-            self.store, self.grok, self.catalogue, plan, rules, self.delivery, on_queued=self._wake_poller
+            self.store,
+            self.grok,
+            self.catalogue,
+            plan,
+            rules,
+            self.delivery,
+            on_queued=self._wake_poller,
+            timer=timer,
         )
         self.poller = Poller(
             self.store,
@@ -100,6 +109,7 @@ class GrokVideoBot(commands.Bot):
                 video_dir=s.video_dir,
                 max_video_bytes=s.max_video_bytes,
             ),
+            timer=timer,
         )
         # The result buttons are DynamicItems: registered once, they answer clicks on any post, even old ones.
         self.add_dynamic_items(ResultButton)
