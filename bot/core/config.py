@@ -179,7 +179,17 @@ class Settings:
     log_level: str = _setting("LOG_LEVEL", "INFO", _parse_log_level)
     models_file: Path | None = _setting("MODELS_FILE", None, Path)
     reply_mode: bool = _setting("REPLY_MODE", True, _parse_bool)
-    poll_concurrency: int = _setting("POLL_CONCURRENCY", 4, _parse_int(1, 64))
+    # The background work runs in stages, each with its own bound, so a slow one never holds up another:
+    # provider polls in flight (cheap coroutines; the request budget below sets their pace), video
+    # downloads, ffmpeg shrinks (CPU-heavy, run at a lower priority) and Discord posts.
+    poll_concurrency: int = _setting("POLL_CONCURRENCY", 16, _parse_int(1, 1024))
+    download_concurrency: int = _setting("DOWNLOAD_CONCURRENCY", 3, _parse_int(1, 64))
+    shrink_concurrency: int = _setting("SHRINK_CONCURRENCY", 1, _parse_int(1, 16))
+    post_concurrency: int = _setting("POST_CONCURRENCY", 4, _parse_int(1, 64))
+    # A download ends after this long in all, or as soon as the host sends less than 64 KiB over
+    # DOWNLOAD_STALL_SECONDS (a link that trickles); either way it is retried until the task's deadline.
+    download_timeout_seconds: float = _setting("DOWNLOAD_TIMEOUT_SECONDS", 300.0, _parse_float(1, 3600))
+    download_stall_seconds: float = _setting("DOWNLOAD_STALL_SECONDS", 30.0, _parse_float(0.1, 3600))
     grok_timeout_seconds: float = _setting("GROK_TIMEOUT_SECONDS", 60.0, _parse_float(0.1, 600))
     # Requests per second to the Grok API, creates and polls together (downloads are not counted). The
     # provider advises polling each task every 30-60 s and warns that polling more often may be rate
