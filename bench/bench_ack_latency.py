@@ -6,7 +6,7 @@ The bot runs as its own process (`python -m bot`) against the loopback Discord e
 served by this process. A member runs /video --commands times, one after another; the acknowledgement
 latency is the emulator's time from sending INTERACTION_CREATE to receiving the bot's first interaction
 callback (the defer). Measured twice: the bot idle (the baseline), and with --tasks pending tasks polled
-every POLL_INTERVAL_SECONDS, each poll taking --latency seconds (PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=64).
+every POLL_INTERVAL_SECONDS, each poll taking --latency seconds (PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=256).
 Fair-use limits are off so every command is accepted; a first command warms the bot up, uncounted. The stand-ins share this process's event loop, so
 their own work under load is part of the figure too (the same for both runs' emulator).
 """
@@ -68,7 +68,7 @@ async def main() -> None:
     busy, polls = await latencies(args.commands, args.tasks, args.interval, args.latency)
     ms = args.latency * 1000
     print(f"/video acknowledgements: {args.commands} per run; POLL_INTERVAL_SECONDS={args.interval:g}, "
-          f"each poll takes {ms:.0f} ms, PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=64")  # fmt: skip
+          f"each poll takes {ms:.0f} ms, PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=256")  # fmt: skip
     print(
         f"idle bot (baseline)      : p50 {statistics.median(idle) * 1e3:7.1f} ms   p99 {p99(idle) * 1e3:7.1f} ms"
     )

@@ -6,7 +6,7 @@ The bot runs as its own process (`python -m bot`) against the loopback Discord e
 served by this process, so its CPU seconds (user + system, all threads, from /proc/<pid>/stat) are its own.
 The tasks are pending at the provider and queued in the store; POLL_INTERVAL_SECONDS is short enough that
 each task is polled several times in the window, PROVIDER_MAX_RPS is the maximum (1000) and
-POLL_CONCURRENCY the maximum (64), so neither holds the polls back. Once every task was polled once, the
+POLL_CONCURRENCY 256, so neither holds the polls back. Once every task was polled once, the
 bot's CPU is read over the window twice: the provider answering at once (the baseline) and every poll
 taking --latency seconds. Printed: CPU seconds and polls in each case, and the ratio slow / at once.
 """
@@ -47,7 +47,7 @@ async def main() -> None:
     expected = args.tasks * args.seconds / args.interval
     ms = args.latency * 1000
     print(f"pending tasks: {args.tasks}; POLL_INTERVAL_SECONDS={args.interval:g}; window {args.seconds:g} s "
-          f"(about {expected:.0f} polls due in it); PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=64")  # fmt: skip
+          f"(about {expected:.0f} polls due in it); PROVIDER_MAX_RPS=1000, POLL_CONCURRENCY=256")  # fmt: skip
     print(f"bot CPU, provider answers at once : {fast_cpu:7.2f} s   polls {fast_polls:6d}   "
           f"{fast_cpu / max(fast_polls, 1) * 1e3:6.2f} ms CPU/poll  (baseline)")  # fmt: skip
     print(f"bot CPU, each poll takes {ms:4.0f} ms  : {slow_cpu:7.2f} s   polls {slow_polls:6d}   "

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_scale [--tasks 10000] [--seconds 120] [--interval 30] [--rps 400]
 
-The bot runs as its own process (`python -m bot`, POLL_CONCURRENCY=64, the maximum) against the loopback
+The bot runs as its own process (`python -m bot`, POLL_CONCURRENCY=256) against the loopback
 Discord emulator and Grok stand-in served by this process; every poll answers "queued" after --latency
 seconds. The tasks start overdue (tests/overdue.py); the window is measured once every task was polled once.
 
@@ -44,7 +44,7 @@ async def run(tasks: int, seconds: float, interval: float, rps: float, latency: 
         since = await seed_pending(where, tasks)
         api.latency["result"] = latency
         async with bot_process(where, poller_settings(interval, rps)) as bot:
-            catch_up = 30 + 4 * tasks / min(rps, 64 / max(latency, 0.01))
+            catch_up = 30 + 4 * tasks / min(rps, 256 / max(latency, 0.01))
             await wait_until(lambda: polled(api, since) >= tasks, catch_up, "every task's first poll")
             start = api.clock()
             await asyncio.sleep(seconds)
@@ -87,7 +87,7 @@ async def main() -> None:
 
     ms = args.latency * 1000
     print(f"pending tasks: {n:,}; POLL_INTERVAL_SECONDS={interval:g} (demand {demand:.1f} polls/s); "
-          f"each poll takes {ms:.0f} ms; POLL_CONCURRENCY=64; window {args.seconds:g} s per run")  # fmt: skip
+          f"each poll takes {ms:.0f} ms; POLL_CONCURRENCY=256; window {args.seconds:g} s per run")  # fmt: skip
     print(f"run 1, PROVIDER_MAX_RPS={args.rps:g} (above demand)")
     on_time = sum(1 for g in full.gaps if g <= 1.2 * interval)
     if full.gaps:

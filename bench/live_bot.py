@@ -130,9 +130,9 @@ def polled(api: FakeGrokAPI, since: int) -> int:
 
 
 def poller_settings(interval: float, rps: float) -> dict[str, str]:
-    """POLL_INTERVAL_SECONDS and PROVIDER_MAX_RPS as given, POLL_CONCURRENCY at its maximum (64)."""
+    """POLL_INTERVAL_SECONDS and PROVIDER_MAX_RPS as given, POLL_CONCURRENCY 256 (room for 400 polls a second at a 600 ms round trip)."""
     return {
         "POLL_INTERVAL_SECONDS": f"{interval:g}",
         "PROVIDER_MAX_RPS": f"{rps:g}",
-        "POLL_CONCURRENCY": "64",
+        "POLL_CONCURRENCY": "256",
     }

@@ -119,17 +119,33 @@ async def test_claim_leases_each_due_task_to_one_taker(store: TaskStore) -> None
         t = await store.create_task(new_task())
         await store.transition(t.id, State.SUBMITTING, state, next_poll_at=due)
         ids.append(t.id)
-    claimed = await store.claim_due(10, LEASES, now=25.0)
+    claimed = await store.claim_due([(10, LEASES)], now=25.0)
     assert [(t.id, t.next_poll_at) for t in claimed] == [(ids[1], 25.0 + 305.0), (ids[2], 25.0 + 12.0)]
-    assert await store.claim_due(10, LEASES, now=25.0) == []
+    assert await store.claim_due([(10, LEASES)], now=25.0) == []
     assert await store.next_due_at(LEASES) == 30.0  # the unclaimed one; the leased ones come later
     # Most overdue first, and never more than asked.
-    [first] = await store.claim_due(1, LEASES, now=36.0)
+    [first] = await store.claim_due([(1, LEASES)], now=36.0)
     assert first.id == ids[0]
     # Only the states asked for (a paused provider: no polls), and next_due_at looks at those alone.
-    assert await store.claim_due(10, {State.COMPLETED: 1.0}, now=40.0) == []
+    assert await store.claim_due([(10, {State.COMPLETED: 1.0})], now=40.0) == []
     assert await store.next_due_at({State.COMPLETED: 1.0}) == 330.0
-    assert await store.claim_due(0, LEASES, now=1000.0) == []
+    assert await store.claim_due([(0, LEASES)], now=1000.0) == []
+
+
+async def test_claim_takes_each_stage_up_to_its_own_limit(store: TaskStore) -> None:
+    """One statement for every stage, each group bounded on its own: a full download stage (limit 0 here)
+    neither takes its due task nor eats into the poll stage's share."""
+    polls, downloads = [], []
+    for i in range(5):
+        t = await store.create_task(new_task())
+        state = State.QUEUED if i % 2 == 0 else State.COMPLETED
+        await store.transition(t.id, State.SUBMITTING, state, next_poll_at=float(i))
+        (polls if state is State.QUEUED else downloads).append(t.id)
+    both = [(2, {State.QUEUED: 12.0}), (1, {State.COMPLETED: 305.0})]
+    claimed = await store.claim_due(both, now=10.0)
+    assert [t.id for t in claimed] == sorted([*polls[:2], downloads[0]])
+    only_polls = [(5, {State.QUEUED: 12.0}), (0, {State.COMPLETED: 305.0})]
+    assert [t.id for t in await store.claim_due(only_polls, now=10.0)] == [polls[2]]
 
 
 async def test_a_crash_mid_work_leaves_the_task_due_again_after_its_lease(tmp_path: Path) -> None:
@@ -140,18 +156,18 @@ async def test_a_crash_mid_work_leaves_the_task_due_again_after_its_lease(tmp_pa
     first = await TaskStore.open(path, clock=lambda: now[0])
     t = await first.create_task(new_task())
     await first.transition(t.id, State.SUBMITTING, State.QUEUED, next_poll_at=now[0])
-    [claimed] = await first.claim_due(4, LEASES)
+    [claimed] = await first.claim_due([(4, LEASES)])
     assert claimed.next_poll_at == 1012.0
     await first.close()  # the crash: the claimed work never wrote its next time
 
     second = await TaskStore.open(path, clock=lambda: now[0])
     try:
         now[0] = 1011.9
-        assert await second.claim_due(4, LEASES) == [], "still leased"
+        assert await second.claim_due([(4, LEASES)]) == [], "still leased"
         now[0] = 1012.0
-        [again] = await second.claim_due(4, LEASES)
+        [again] = await second.claim_due([(4, LEASES)])
         assert (again.id, again.state, again.next_poll_at) == (t.id, State.QUEUED, 1024.0)
-        assert await second.claim_due(4, LEASES) == []
+        assert await second.claim_due([(4, LEASES)]) == []
     finally:
         await second.close()
 

@@ -1,9 +1,13 @@
 """One background loop that moves every task forward, reading only the store (so it resumes after a restart).
 
-Each tick claims as many due tasks as it has free workers (indexed on next_poll_at) and handles each by its
-state: poll the provider, download a finished video at once (its link is temporary), or hand the outcome to
-delivery. Claiming leases the task (TaskStore.claim_due): its next_poll_at moves past the work's own time
-limit, so no one else picks it up while it is handled, and a crash leaves it due again when the lease ends.
+The work runs in three stages, each with its own bound of workers: polling the provider (and recovering an
+interrupted create), downloading a finished video (its link is temporary), and posting the outcome (through
+Delivery, which bounds its own ffmpeg shrinks and uploads). Each tick claims, per stage, as many due tasks as
+that stage has free workers (indexed on next_poll_at), so four slow video hosts or a long upload never hold
+up another member's poll. A stage hands a task to the next through the store (due now, then a wake-up), so
+a crash between two stages loses nothing. Claiming leases the task (TaskStore.claim_due): its next_poll_at
+moves past the work's own time limit, so no one else picks it up while it is handled, and a crash leaves
+it due again when the lease ends.
 A provider 429 pauses every provider request for its Retry-After (the client's request budget,
 bot/core/budget.py, like discord.py's global lock); meanwhile polls are not claimed, while downloads and
 deliveries carry on.
@@ -31,8 +35,6 @@ log = logging.getLogger(__name__)
 
 #: The loop wakes at least this often even with nothing due (cheap: one indexed MIN() query).
 IDLE_WAKE_SECONDS = 30.0
-#: A video download's own time limit (aiohttp's total timeout for it).
-DOWNLOAD_TIMEOUT_SECONDS = 300.0
 #: Posting an outcome: shrinking the video with ffmpeg, uploading it, discord.py's own retries. Generous:
 #: a delivery cut short by a crash is retried (and adopts its own earlier post) this long after it began.
 DELIVERY_LEASE_SECONDS = 300.0
@@ -43,18 +45,39 @@ LEASE_MARGIN_SECONDS = 5.0
 MAX_STORE_BACKOFF_SECONDS = 30.0
 
 
-def lease_seconds(plan: PollPlan) -> dict[State, float]:
+def lease_seconds(plan: PollPlan, download_timeout: float) -> dict[State, float]:
     """How long a claimed task stays out of every other worker's reach, per state (docs/architecture.md).
 
     A poll: the poll request's own limit plus a margin (plan.submit_grace: GROK_TIMEOUT_SECONDS + 2 s, the
     same bound as a create call). A download: its timeout plus a margin. A delivery: a generous bound.
-    Each step that hands the task on (poll → download → delivery) sets the next step's lease itself.
     """
     poll = plan.submit_grace
     leases = dict.fromkeys(State, poll)  # submitting, and terminal rows with a stray next_poll_at: quick
-    leases[State.COMPLETED] = DOWNLOAD_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS
+    leases[State.COMPLETED] = download_timeout + LEASE_MARGIN_SECONDS
     leases.update(dict.fromkeys(TO_DELIVER, DELIVERY_LEASE_SECONDS))
     return leases
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One kind of work with its own bound: the states it claims and how many of them at once."""
+
+    name: str
+    states: frozenset[State]
+    limit: int
+
+
+def stages(config: PollerConfig) -> tuple[Stage, ...]:
+    """Poll (with the recovery of an interrupted create, and clearing a terminal row's stray due time),
+    download, post."""
+    download = frozenset({State.COMPLETED})
+    post = frozenset(TO_DELIVER)
+    poll = frozenset(State) - download - post
+    return (
+        Stage("poll", poll, config.poll_concurrency),
+        Stage("download", download, config.download_concurrency),
+        Stage("post", post, config.post_concurrency),
+    )
 
 
 def store_backoff(base_interval: float, failures: int) -> float:
@@ -75,9 +98,12 @@ class Delivery(Protocol):
 @dataclass(frozen=True, slots=True)
 class PollerConfig:
     plan: PollPlan
-    concurrency: int
     video_dir: Path
     max_video_bytes: int
+    poll_concurrency: int = 16  # POLL_CONCURRENCY
+    download_concurrency: int = 3  # DOWNLOAD_CONCURRENCY
+    post_concurrency: int = 4  # POST_CONCURRENCY
+    download_timeout: float = 300.0  # DOWNLOAD_TIMEOUT_SECONDS
 
 
 class Poller:
@@ -99,8 +125,10 @@ class Poller:
         self._rng = rng or random.Random()
         self._timer = timer or PollTimer(store, config.plan, clock, self._rng)
         self._wake = asyncio.Event()
-        self._leases = lease_seconds(config.plan)
-        self._busy = 0  # workers started and not yet ended (counted here: a done-callback comes too late)
+        self._leases = lease_seconds(config.plan, config.download_timeout)
+        self._stages = stages(config)
+        #: Workers started and not yet ended, per stage (counted here: a done-callback comes too late).
+        self._busy = dict.fromkeys(self._stages, 0)
         #: Tasks a worker of this process is still handling. A lease can run out under slow work (a delivery
         #: that shrinks and uploads twice outlasts DELIVERY_LEASE_SECONDS): claiming such a task again only
         #: renews its lease; a second worker must never start on it (it would post the video twice).
@@ -151,18 +179,25 @@ class Poller:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _claimable(self) -> dict[State, float]:
-        """The states a tick may claim, with their leases: no polls while the provider pauses us."""
-        if self._client.paused_for() > 0:
-            return {state: lease for state, lease in self._leases.items() if state not in POLLING}
-        return self._leases
+    def _claimable(self, stage: Stage) -> dict[State, float]:
+        """The states of `stage` a tick may claim now, with their leases: none when the stage is full, and
+        no polls while the provider pauses us."""
+        if self._busy[stage] >= stage.limit:
+            return {}
+        paused = self._client.paused_for() > 0
+        return {
+            state: self._leases[state]
+            for state in stage.states
+            if not (paused and state in POLLING)
+        }
 
     async def _seconds_until_next(self) -> float:
-        """Until the next claimable task is due (a leased task's time is its lease's end), the end of a
-        provider pause, or a wake (a new task, a retry, a worker that ended): never a fixed interval."""
-        if self._busy >= self._config.concurrency:
-            return IDLE_WAKE_SECONDS  # every worker is busy: the first to end wakes the loop
-        claimable = self._claimable()
+        """Until the next task a free worker may claim is due (a leased task's time is its lease's end), the
+        end of a provider pause, or a wake (a new task, a retry, a worker that ended): never a fixed
+        interval, and never a task whose stage is full (the first of its workers to end wakes the loop)."""
+        claimable = [state for stage in self._stages for state in self._claimable(stage)]
+        if not claimable:
+            return IDLE_WAKE_SECONDS
         next_at = await self._store.next_due_at(claimable)
         wait = IDLE_WAKE_SECONDS
         if paused := self._client.paused_for():
@@ -172,19 +207,22 @@ class Poller:
         return wait
 
     async def tick(self, now: float | None = None) -> int:
-        """Claim (lease) as many tasks due at `now` (default: the clock) as there are free workers and start
-        handling them; returns how many were started."""
+        """Claim (lease), per stage, as many tasks due at `now` (default: the clock) as the stage has free
+        workers and start handling them; returns how many were started."""
         moment = self._clock() if now is None else now
-        free = self._config.concurrency - self._busy
-        claimed = await self._store.claim_due(free, self._claimable(), now=moment)
+        wanted = {stage: self._claimable(stage) for stage in self._stages}
+        claimed = await self._store.claim_due(
+            [(stage.limit - self._busy[stage], states) for stage, states in wanted.items()], now=moment
+        )
         started = 0
         for task in claimed:
+            stage = next(stage for stage in self._stages if task.state in stage.states)
             if task.id in self._working:
                 continue
             self._working.add(task.id)
-            self._busy += 1
+            self._busy[stage] += 1
             started += 1
-            worker = asyncio.create_task(self._handle_guarded(task), name=f"task-{task.id}")
+            worker = asyncio.create_task(self._handle_guarded(task, stage), name=f"task-{task.id}")
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
         return started
@@ -209,7 +247,7 @@ class Poller:
         self._store_failures = 0
         self._store_failing_since = None
 
-    async def _handle_guarded(self, task: Task) -> None:
+    async def _handle_guarded(self, task: Task, stage: Stage) -> None:
         try:
             await self.handle(task)
         except asyncio.CancelledError:
@@ -225,7 +263,7 @@ class Poller:
             )
         finally:
             self._working.discard(task.id)
-            self._busy -= 1
+            self._busy[stage] -= 1
             self.wake()
 
     # ---- one task ----------------------------------------------------------------------------------
@@ -251,19 +289,23 @@ class Poller:
         reason: str | None = None,
         **changes: Any,
     ) -> Task | None:
-        """The poller's part is over: move the task into an outcome to post (`state`, one of TO_DELIVER) and
-        hand it to delivery at once. `reason` is the failure reason the member reads.
+        """This stage's part is over: move the task into an outcome to post (`state`, one of TO_DELIVER),
+        due at once for the post stage. `reason` is the failure reason the member reads.
 
-        It is leased for the delivery (due when the lease ends), so the outcome is still posted if this
-        process dies before delivery ends, and no other worker posts it meanwhile. Returns the row handed
-        over, or None when another worker moved the task first (and delivers it).
+        Returns the row handed over, or None when another worker moved the task first (and delivers it).
         """
         if reason is not None:
             changes["failure_reason"] = reason
-        lease_end = self._clock() + self._leases[state]
-        moved = await self._store.transition(task.id, expected, state, next_poll_at=lease_end, **changes)
+        return await self._hand_on(task, expected, state, **changes)
+
+    async def _hand_on(
+        self, task: Task, expected: State | Iterable[State], state: State, **changes: Any
+    ) -> Task | None:
+        """Move the task to `state`, due now, and wake the loop: the stage that handles `state` claims it
+        as soon as it has a free worker (a crash in between leaves it due, so nothing is lost)."""
+        moved = await self._store.transition(task.id, expected, state, next_poll_at=self._clock(), **changes)
         if moved is not None:
-            await self._delivery.deliver(moved)
+            self.wake()
         return moved
 
     async def _recover_submitting(self, task: Task) -> None:
@@ -328,17 +370,16 @@ class Poller:
             reason = result.error or "The video service did not give a reason."
             await self._finish(task, POLLING, State.FAILED, reason=reason, finished_at=now, **polled)
         elif result.status == "completed":
-            if completed := await self._store.transition(
-                task.id,
+            # Handed to the download stage at once: the link is temporary.
+            await self._hand_on(
+                task,
                 POLLING,
                 State.COMPLETED,
                 finished_at=now,
                 video_url=result.video_url,
                 actual_duration=result.actual_duration,
-                next_poll_at=now + self._leases[State.COMPLETED],  # leased for the download below
                 **polled,
-            ):
-                await self._download(completed)
+            )
         else:
             await self._keep_waiting(task, result, now, polled)
 
@@ -384,7 +425,10 @@ class Poller:
         dest = self._config.video_dir / f"task-{task.id}.mp4"
         try:
             size = await self._client.download(
-                task.video_url, dest, max_bytes=self._config.max_video_bytes, timeout=DOWNLOAD_TIMEOUT_SECONDS
+                task.video_url,
+                dest,
+                max_bytes=self._config.max_video_bytes,
+                timeout=self._config.download_timeout,
             )
         except grok.VideoTooLargeError:
             # Too big to keep or attach anyway: deliver the provider's link with a warning instead.

@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from importlib import resources
@@ -325,24 +325,35 @@ class TaskStore:
             return [Task.from_row(row) for row in await cursor.fetchall()]
 
     async def claim_due(
-        self, limit: int, leases: Mapping[State, float], now: float | None = None
+        self, groups: Sequence[tuple[int, Mapping[State, float]]], now: float | None = None
     ) -> list[Task]:
-        """Take up to `limit` tasks due at `now` in one of the states of `leases`, most overdue first, and
-        lease each in the same statement: its next_poll_at moves to now + its state's lease, so neither the
-        poller's loop nor another worker (nor another process) takes it again while it is being handled.
+        """For each group (limit, leases): take up to `limit` tasks due at `now` in one of the states of
+        `leases`, most overdue first (the poller's stages, each with its own bound). In the same statement
+        each is leased: its next_poll_at moves to now + its state's lease, so neither the poller's loop nor
+        another worker (nor another process) takes it again while it is being handled.
 
         The handler then sets the real next time; if the process dies first, the task is due again once its
         lease runs out. Returns the claimed rows as written (ordered by id)."""
-        if limit <= 0 or not leases:
+        groups = [(limit, leases) for limit, leases in groups if limit > 0 and leases]
+        if not groups:
             return []
         moment = self._clock() if now is None else now
-        cases = " ".join("WHEN ? THEN ?" for _ in leases)
-        marks = ", ".join("?" for _ in leases)
+        all_leases: dict[State, float] = {}
+        picks: list[str] = []
+        params: list[Any] = []
+        for limit, leases in groups:
+            all_leases.update(leases)
+            marks = ", ".join("?" for _ in leases)
+            picks.append(
+                "SELECT id FROM (SELECT id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+                f"AND state IN ({marks}) ORDER BY next_poll_at LIMIT ?)"
+            )
+            params += [moment, *leases, limit]
+        cases = " ".join("WHEN ? THEN ?" for _ in all_leases)
         rows = await self._db.execute_fetchall(
             f"UPDATE tasks SET next_poll_at = ? + CASE state {cases} END "
-            "WHERE id IN (SELECT id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
-            f"AND state IN ({marks}) ORDER BY next_poll_at LIMIT ?) RETURNING *",
-            (moment, *(v for pair in leases.items() for v in pair), moment, *leases, limit),
+            f"WHERE id IN ({' UNION ALL '.join(picks)}) RETURNING *",
+            (moment, *(v for pair in all_leases.items() for v in pair), *params),
         )
         return sorted((Task.from_row(row) for row in rows), key=lambda task: task.id)
 

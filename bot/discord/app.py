@@ -105,9 +105,12 @@ class GrokVideoBot(commands.Bot):
             self.delivery,
             PollerConfig(
                 plan=plan,
-                concurrency=s.poll_concurrency,
                 video_dir=s.video_dir,
                 max_video_bytes=s.max_video_bytes,
+                poll_concurrency=s.poll_concurrency,
+                download_concurrency=s.download_concurrency,
+                post_concurrency=s.post_concurrency,
+                download_timeout=s.download_timeout_seconds,
             ),
             timer=timer,
         )
