@@ -4,7 +4,13 @@ but takes its permissions from its parent, with Send Messages in Threads in plac
 
 from __future__ import annotations
 
-from tests.conftest import StartBot
+from typing import cast
+
+import aiohttp
+import discord
+import pytest
+
+from tests.conftest import BOT_TOKEN, StartBot
 from tests.fakes.discord import PUBLIC_THREAD, DiscordEmulator, Perm, message_text
 from tests.fakes.grok_api import FAKE_MP4, FakeGrokAPI
 
@@ -145,3 +151,32 @@ async def test_a_forum_post_works_like_a_thread(
     await emu.wait_for(lambda: len([m for m in bot_messages(emu, post) if m["attachments"]]) == 2, timeout=10)
     assert set(bot_posts_to(emu)) == {f"/channels/{post.id}/messages"}
     assert emu.messages(forum) == []
+
+
+async def test_threads_and_forums_have_discords_shapes_and_rules(
+    emu: DiscordEmulator, start_bot: StartBot
+) -> None:
+    """What the emulator answers for threads is checked against Discord's OpenAPI description (the fixture
+    fails on any violation), and discord.py reads it as Discord's."""
+    forum = emu.add_forum_channel(emu.guild, "showcase")
+    bot = await start_bot()
+    thread = await emu.add_thread(emu.channel, "talk")
+    post = await emu.add_thread(forum, "a post", content="hello")
+    fetched = await bot.fetch_channel(thread.id)  # GET /channels/{id}: a ThreadResponse
+    assert isinstance(fetched, discord.Thread) and fetched.parent_id == emu.channel.id
+    assert isinstance(await bot.fetch_channel(forum.id), discord.ForumChannel)
+    cached = bot.get_channel(post.id)  # from THREAD_CREATE
+    assert isinstance(cached, discord.Thread) and isinstance(cached.parent, discord.ForumChannel)
+    assert [t.id for t in cast(discord.ForumChannel, bot.get_channel(forum.id)).threads] == [post.id]
+
+    # A forum takes no messages of its own; a thread needs Send Messages in Threads, not Send Messages.
+    async with aiohttp.ClientSession() as http:
+        answer = await http.post(f"{emu.api_base}/channels/{forum.id}/messages", json={"content": "x"},
+                                 headers={"Authorization": f"Bot {BOT_TOKEN}"})  # fmt: skip
+        assert answer.status == 400 and (await answer.json())["code"] == 50008
+    await emu.set_bot_channel_permissions(emu.channel, allow=Perm.SEND_MESSAGES, deny=Perm.SEND_MESSAGES_IN_THREADS)
+    with pytest.raises(discord.Forbidden):
+        await cast(discord.Thread, bot.get_channel(thread.id)).send("hi")
+    await emu.set_bot_channel_permissions(emu.channel, allow=Perm.SEND_MESSAGES_IN_THREADS, deny=Perm.SEND_MESSAGES)
+    sent = await cast(discord.Thread, bot.get_channel(thread.id)).send("hi")
+    assert sent.channel.id == thread.id and emu.get_message(sent.id)["channel_id"] == str(thread.id)

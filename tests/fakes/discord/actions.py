@@ -96,7 +96,9 @@ class ActionsMixin:
             c = self._channel(value)
             resolved.setdefault("channels", {})[str(c.id)] = {
                 "id": str(c.id), "name": c.name, "type": c.type, "permissions": str(ALL_PERMISSIONS),
-                "parent_id": None, "flags": 0}
+                "parent_id": str(c.parent_id) if c.parent_id else None, "flags": 0}
+            if c.is_thread:
+                resolved["channels"][str(c.id)]["thread_metadata"] = self._channel_payload(c)["thread_metadata"]
             value = str(c.id)
         elif t == 11:
             filename, data, ctype = value
