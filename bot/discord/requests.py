@@ -21,28 +21,54 @@ log = logging.getLogger(__name__)
 REQUIRED_CHANNEL_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True
 )
-
+#: In a thread or a forum post, posting is Send Messages in Threads; Send Messages plays no part there.
+REQUIRED_THREAD_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
 
 #: The name each needed permission has in Discord's settings, for the refusal that lists what is missing.
 _PERMISSION_NAMES = {
     "view_channel": "View Channel",
     "send_messages": "Send Messages",
+    "send_messages_in_threads": "Send Messages in Threads",
     "embed_links": "Embed Links",
     "attach_files": "Attach Files",
     "read_message_history": "Read Message History",
 }
 
+#: What Discord (and discord.py's Thread.permissions_for) deny in a thread along with Send Messages in
+#: Threads, although they are the parent channel's to give.
+_DENIED_WITH_POSTING = discord.Permissions(embed_links=True, attach_files=True)
+
 
 def missing_permissions(permissions: discord.Permissions, *, in_thread: bool = False) -> tuple[str, ...]:
-    """The required permissions the bot lacks. In a thread, posting is "Send Messages in Threads"."""
-    missing = [
+    """The required permissions the bot lacks, named as Discord's settings name them. In a thread (a forum
+    post is one), `permissions` are the thread's as `thread_permissions` gives them."""
+    required = REQUIRED_THREAD_PERMISSIONS if in_thread else REQUIRED_CHANNEL_PERMISSIONS
+    return tuple(
         label
         for flag, label in _PERMISSION_NAMES.items()
-        if getattr(REQUIRED_CHANNEL_PERMISSIONS, flag) and not getattr(permissions, flag)
-    ]
-    if in_thread and "Send Messages" in missing and permissions.send_messages_in_threads:
-        missing.remove("Send Messages")
-    return tuple(missing)
+        if getattr(required, flag) and not getattr(permissions, flag)
+    )
+
+
+def thread_permissions(thread: discord.Thread, reported: discord.Permissions) -> discord.Permissions:
+    """`reported` (Discord's app_permissions, or Thread.permissions_for) with Embed Links and Attach Files
+    read from the parent channel's overwrites when Send Messages in Threads is missing: both are denied
+    implicitly then, and a refusal naming them would send the admin to the wrong setting. With the parent
+    not cached they are not reported: the refusal names posting alone."""
+    if reported.send_messages_in_threads:
+        return reported
+    parent, me = thread.parent, thread.guild.me
+    if parent is None or me is None:
+        granted = _DENIED_WITH_POSTING
+    else:
+        granted = discord.abc.GuildChannel.permissions_for(parent, me) & _DENIED_WITH_POSTING
+    return reported | granted
 
 
 def image_file(attachment: discord.Attachment) -> ImageFile:
@@ -69,8 +95,10 @@ def _place(
         role_ids=frozenset(r.id for r in roles),
         role_names={r.id: r.name for r in guild.roles} if guild is not None else {},
         manages_server=manages_server,
-        missing_permissions=missing_permissions(
-            bot_permissions, in_thread=isinstance(channel, discord.Thread)
+        missing_permissions=(
+            missing_permissions(thread_permissions(channel, bot_permissions), in_thread=True)
+            if isinstance(channel, discord.Thread)
+            else missing_permissions(bot_permissions)
         ),
         origin_message_id=origin_message_id,
         reply_to=reply_to,

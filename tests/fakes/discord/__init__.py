@@ -24,7 +24,7 @@ In short::
 Public API (ids may be given as int, str, or the world objects); each module documents its own part:
 
     emulator.py      DiscordEmulator: constructor options, start/stop, wiring, the clock, wait_for
-    world.py         users, guilds, roles, channels, members; permission maths (Perm); upload limits
+    world.py         users, guilds, roles, channels, threads and forum posts, members; permission maths (Perm); upload limits
     gateway.py       the websocket: IDENTIFY/RESUME, intents (Intent), compression, sessions, dispatch
     messages.py      stored messages, what MESSAGE_CONTENT hides, body checks, pings; message_text()
     files.py         uploads and the CDN that serves them back (signed, expiring urls)
@@ -62,6 +62,9 @@ from .world import (
     DEFAULT_BOT_ROLE,
     DEFAULT_EVERYONE,
     DM_PERMISSIONS,
+    GUILD_FORUM,
+    GUILD_TEXT,
+    PUBLIC_THREAD,
     Channel,
     Guild,
     Member,
@@ -85,7 +88,10 @@ __all__ = [
     "FLAG_EPHEMERAL",
     "FLAG_LOADING",
     "FLAG_SUPPRESS_EMBEDS",
+    "GUILD_FORUM",
+    "GUILD_TEXT",
     "PRIVILEGED_INTENTS",
+    "PUBLIC_THREAD",
     "REST_ROUTES",
     "CallbackRecord",
     "Channel",

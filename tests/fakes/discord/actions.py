@@ -16,6 +16,7 @@ Each returns an ``InteractionHandle`` (interactions.py) unless noted::
     await emu.select_option(message, custom_id, values, *, user=None)
     await emu.post_message(channel, author=None, content="", *, attachments=(), reference=None,
                            mentions=(), embeds=(), mention_author=True) -> dict   (MESSAGE_CREATE)
+        (channel may be a thread or forum post; a forum itself takes no messages: see emu.add_thread)
     await emu.edit_user_message(message, content) -> dict  /  await emu.delete_user_message(message)
 
 The user defaults to ``emu.default_user`` and the channel to ``emu.channel``; commands are looked up among
@@ -32,7 +33,7 @@ from typing import Any
 from .common import id_of
 from .interactions import InteractionHandle
 from .messages import StoredMessage, walk_components
-from .world import ALL_PERMISSIONS, Channel, Guild, User
+from .world import ALL_PERMISSIONS, GUILD_FORUM, Channel, Guild, User
 
 
 class ActionsMixin:
@@ -45,6 +46,8 @@ class ActionsMixin:
         ch = self._channel(channel if channel is not None else self.channel)
         if ch.deleted:
             raise ValueError(f"channel {ch.id} was deleted")
+        if ch.type == GUILD_FORUM:
+            raise ValueError(f"channel {ch.id} is a forum: act in one of its posts (emu.add_thread)")
         g = self.guilds[ch.guild_id] if ch.guild_id is not None else None
         if g is not None and u.id not in g.members:
             raise ValueError(f"user {u.username} is not a member of guild {g.name}")
@@ -93,7 +96,9 @@ class ActionsMixin:
             c = self._channel(value)
             resolved.setdefault("channels", {})[str(c.id)] = {
                 "id": str(c.id), "name": c.name, "type": c.type, "permissions": str(ALL_PERMISSIONS),
-                "parent_id": None, "flags": 0}
+                "parent_id": str(c.parent_id) if c.parent_id else None, "flags": 0}
+            if c.is_thread:
+                resolved["channels"][str(c.id)]["thread_metadata"] = self._channel_payload(c)["thread_metadata"]
             value = str(c.id)
         elif t == 11:
             filename, data, ctype = value
@@ -337,6 +342,8 @@ class ActionsMixin:
         ch = self._channel(channel if channel is not None else self.channel)
         if ch.guild_id is not None and u.id not in self.guilds[ch.guild_id].members:
             raise ValueError(f"{u.username} is not a member of the channel's guild")
+        if ch.type == GUILD_FORUM:
+            raise ValueError(f"channel {ch.id} is a forum: post with emu.add_thread, or in one of its posts")
         body: dict[str, Any] = {"content": content, "embeds": list(embeds)}
         extra = [id_of(m) for m in mentions]
         if reference is not None:

@@ -5,11 +5,13 @@
                                   discord.py object
     DiscordError(status, code, message, errors=None)     an error answer; .body() is Discord's JSON shape
     form_error(field_path, code, message) -> DiscordError  400 50035 "Invalid Form Body" naming one field
+    iso_time(ts=None) -> str      an ISO 8601 timestamp (now, or the epoch seconds `ts`), as Discord writes them
     DISCORD_EPOCH, API_VERSION, MiB
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -29,6 +31,11 @@ def new_snowflake() -> int:
         candidate = (int(time.time() * 1000) - DISCORD_EPOCH) << 22
         _last_id = max(candidate, _last_id + 1)
         return _last_id
+
+
+def iso_time(ts: float | None = None) -> str:
+    when = dt.datetime.now(dt.UTC) if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC)
+    return when.isoformat()
 
 
 def id_of(obj: Any) -> int:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 import itertools
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .common import DiscordError, form_error, id_of, new_snowflake
+from .common import DiscordError, form_error, id_of, iso_time, new_snowflake
 from .gateway import Intent, Session
 from .world import Channel, Perm, User
 
@@ -36,11 +35,6 @@ FLAG_SUPPRESS_EMBEDS = 1 << 2
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 FLAG_COMPONENTS_V2 = 1 << 15
-
-
-def _iso(ts: float | None = None) -> str:
-    when = dt.datetime.now(dt.UTC) if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC)
-    return when.isoformat()
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -313,8 +307,9 @@ class MessagesMixin:
 
     def _new_message(self, channel: Channel, author: User, body: dict[str, Any], files: list[tuple[str, bytes, str]],
                      *, ephemeral: bool = False, webhook: bool = False, mtype: int = 0,
-                     interaction: InteractionHandle | None = None, flags: int | None = None) -> StoredMessage:
-        mid = new_snowflake()
+                     interaction: InteractionHandle | None = None, flags: int | None = None,
+                     message_id: int | None = None) -> StoredMessage:
+        mid = message_id or new_snowflake()
         where = (f"ephemeral-attachments/{self.application_id}" if ephemeral else f"attachments/{channel.id}")
         attachments = self._attachments_from(body, files, None, where=where, ephemeral=ephemeral)
         reference = body.get("message_reference")
@@ -347,7 +342,7 @@ class MessagesMixin:
             "components": self._normalize_components(body.get("components") or []),
             "mentions": [self._user_payload(self.users[u]) for u in users],
             "mention_roles": [str(r) for r in roles], "mention_everyone": everyone, "pinned": False,
-            "tts": bool(body.get("tts")), "timestamp": _iso(), "edited_timestamp": None, "flags": msg_flags,
+            "tts": bool(body.get("tts")), "timestamp": iso_time(), "edited_timestamp": None, "flags": msg_flags,
         }
         if body.get("nonce") is not None:
             data["nonce"] = body["nonce"]
@@ -400,7 +395,7 @@ class MessagesMixin:
             keep = data["flags"] & (FLAG_EPHEMERAL)
             data["flags"] = keep | (int(body["flags"]) & (FLAG_SUPPRESS_EMBEDS | FLAG_COMPONENTS_V2))
         data["flags"] &= ~FLAG_LOADING
-        data["edited_timestamp"] = _iso()
+        data["edited_timestamp"] = iso_time()
         if not (data["content"] or data["embeds"] or data["components"] or data["attachments"]):
             raise DiscordError(400, 50006, "Cannot send an empty message")
         stored.data.clear()

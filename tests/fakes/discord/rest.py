@@ -29,9 +29,14 @@ from aiohttp import web
 from .common import DiscordError, form_error
 from .messages import StoredMessage
 from .spec import get_validator
-from .world import Channel, Guild, Perm
+from .world import GUILD_FORUM, Channel, Guild, Perm
 
 log = logging.getLogger("tests.fakes.discord")
+
+def _posting(ch: Channel) -> Perm:
+    """The permission that lets one post in `ch`: in a thread it is Send Messages in Threads."""
+    return Perm.SEND_MESSAGES_IN_THREADS if ch.is_thread else Perm.SEND_MESSAGES
+
 
 # Every REST route the emulator answers: (method, path regex relative to /api/v10, handler method, needs
 # bot auth). The OpenAPI excerpt holds exactly the operations these routes serve (see spec.py).
@@ -324,9 +329,11 @@ class RestMixin:
     async def _r_create_message(self, rec: RecordedRequest, channel_id: str) -> Any:
         ch = self._rest_channel(channel_id)
         body = rec.json or {}
+        if ch.type == GUILD_FORUM:
+            raise DiscordError(400, 50008, "Cannot send messages in a non-text channel")
         if ch.guild_id is not None:
             perms = self.permissions_for(self.bot_user, ch)
-            if not perms & Perm.SEND_MESSAGES:
+            if not perms & _posting(ch):
                 raise DiscordError(403, 50013, "Missing Permissions")
             if body.get("embeds") and not perms & Perm.EMBED_LINKS:
                 raise DiscordError(403, 50013, "Missing Permissions")
@@ -398,7 +405,9 @@ class RestMixin:
         return 204, None
 
     async def _r_typing(self, rec: RecordedRequest, channel_id: str) -> Any:
-        self._rest_channel(channel_id, need=Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES)
+        ch = self._rest_channel(channel_id)
+        if ch.guild_id is not None and not self.permissions_for(self.bot_user, ch) & _posting(ch):
+            raise DiscordError(403, 50013, "Missing Permissions")
         return 204, None
 
     # ------------------------------------------------------------------ guilds

@@ -9,6 +9,11 @@ World (sync setters only build state; ``async`` ones also dispatch the gateway e
     emu.add_role(guild, name, permissions=0, *, role_id=None) -> Role
     emu.add_member(guild, user, *, roles=(), nick=None) -> Member
     emu.add_text_channel(guild, name, *, overwrites=(), channel_id=None, topic=None) -> Channel
+    emu.add_forum_channel(guild, name, *, overwrites=(), channel_id=None, topic=None) -> Channel   (type 15)
+    await emu.add_thread(parent, name, *, owner=None, content="", attachments=(), thread_id=None) -> Channel
+        a public thread (type 11) in a text channel, or a post in a forum channel (its first message, by
+        `owner`, has the thread's id, as Discord's starter message does); dispatches THREAD_CREATE
+        (newly_created) and, for a post, the first message's MESSAGE_CREATE
     emu.dm_channel(user) -> Channel
     await emu.set_bot_channel_permissions(channel, *, allow=0, deny=0)          CHANNEL_UPDATE
     await emu.set_channel_overwrite(channel, target, *, allow=0, deny=0)        CHANNEL_UPDATE (role or user)
@@ -16,9 +21,12 @@ World (sync setters only build state; ``async`` ones also dispatch the gateway e
     await emu.set_premium_tier(guild, tier)                                    GUILD_UPDATE
     await emu.set_member_roles(guild, user, roles)                             GUILD_MEMBER_UPDATE
     await emu.delete_channel(channel)                                          CHANNEL_DELETE; REST -> 404 10003
-    emu.permissions_for(user, channel) -> int      (Discord's algorithm; `Perm` holds the bit names)
+    emu.permissions_for(user, channel) -> int      (Discord's algorithm; `Perm` holds the bit names; a thread
+                                                    takes its parent's overwrites, and posting there is
+                                                    Send Messages in Threads instead of Send Messages)
     emu.upload_limit(channel_or_guild) -> int      (10 MiB for tier 0/1, 50 MiB tier 2, 100 MiB tier 3)
-    emu.users, emu.guilds (dicts by id); Guild.roles / .channels / .members; Perm (IntFlag bits)
+    emu.users, emu.guilds (dicts by id); Guild.roles / .channels / .threads / .members; Perm (IntFlag bits)
+    GUILD_TEXT, DM, PUBLIC_THREAD, GUILD_FORUM: the channel types modelled
 
 Permissions may be given as an int, a `Perm`, a name, a discord.Permissions, or an iterable of those.
 Also here: the builders that give these objects Discord's JSON shape (user, role, member, channel, guild,
@@ -29,10 +37,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .common import MiB, id_of, new_snowflake
+from .common import MiB, id_of, iso_time, new_snowflake
 from .gateway import Intent, Session
 
 
@@ -91,6 +99,12 @@ DM_PERMISSIONS = int(
     | Perm.READ_MESSAGE_HISTORY | Perm.USE_EXTERNAL_EMOJIS | Perm.USE_APPLICATION_COMMANDS
 )
 
+# Channel types (Discord's numbers) the emulator models.
+GUILD_TEXT, DM, PUBLIC_THREAD, GUILD_FORUM = 0, 1, 11, 15
+THREAD_TYPES = frozenset({PUBLIC_THREAD})
+# What Discord denies implicitly where one cannot post (Send Messages; in a thread, Send Messages in Threads).
+_NEEDS_POSTING = int(Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES)
+
 _PREMIUM_UPLOAD_LIMITS = {0: 10 * MiB, 1: 10 * MiB, 2: 50 * MiB, 3: 100 * MiB}
 _JOINED_AT = "2024-01-01T00:00:00.000000+00:00"
 
@@ -141,7 +155,7 @@ class Overwrite:
 @dataclasses.dataclass(eq=False)
 class Channel:
     id: int
-    type: int  # 0 guild text, 1 DM
+    type: int  # GUILD_TEXT, DM, PUBLIC_THREAD or GUILD_FORUM
     name: str | None = None
     guild_id: int | None = None
     position: int = 0
@@ -150,6 +164,13 @@ class Channel:
     recipient_id: int | None = None
     last_message_id: int | None = None
     deleted: bool = False
+    parent_id: int | None = None  # a thread's text or forum channel
+    owner_id: int | None = None  # who started the thread
+    created_at: str | None = None  # a thread's create_timestamp
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
 
 
 @dataclasses.dataclass(eq=False)
@@ -168,6 +189,7 @@ class Guild:
     premium_tier: int = 0
     roles: dict[int, Role] = dataclasses.field(default_factory=dict)
     channels: dict[int, Channel] = dataclasses.field(default_factory=dict)
+    threads: dict[int, Channel] = dataclasses.field(default_factory=dict)  # active threads and forum posts
     members: dict[int, Member] = dataclasses.field(default_factory=dict)
 
     @property
@@ -247,13 +269,51 @@ class WorldMixin:
 
     def add_text_channel(self, guild: Any, name: str, *, overwrites: Iterable[Overwrite] = (),
                          channel_id: int | None = None, topic: str | None = None) -> Channel:
+        return self._add_guild_channel(GUILD_TEXT, guild, name, overwrites, channel_id, topic)
+
+    def add_forum_channel(self, guild: Any, name: str, *, overwrites: Iterable[Overwrite] = (),
+                          channel_id: int | None = None, topic: str | None = None) -> Channel:
+        """A forum: no messages of its own, only posts (threads; see add_thread)."""
+        return self._add_guild_channel(GUILD_FORUM, guild, name, overwrites, channel_id, topic)
+
+    def _add_guild_channel(self, ctype: int, guild: Any, name: str, overwrites: Iterable[Overwrite],
+                           channel_id: int | None, topic: str | None) -> Channel:
         g = self._guild(guild)
-        channel = Channel(channel_id or new_snowflake(), 0, name, g.id, len(g.channels), topic, list(overwrites))
+        channel = Channel(channel_id or new_snowflake(), ctype, name, g.id, len(g.channels), topic,
+                          list(overwrites))
         g.channels[channel.id] = channel
         self._channels[channel.id] = channel
         self._messages[channel.id] = {}
         self._dispatch("CHANNEL_CREATE", self._channel_payload(channel), intent=Intent.GUILDS)
         return channel
+
+    async def add_thread(self, parent: Any, name: str, *, owner: Any = None, content: str = "",
+                         attachments: Sequence[tuple[str, bytes, str]] = (), thread_id: int | None = None
+                         ) -> Channel:
+        """A member starts a public thread in a text channel, or a post in a forum (with its first message)."""
+        p = self._channel(parent)
+        if p.type not in (GUILD_TEXT, GUILD_FORUM):
+            raise ValueError(f"channel {p.id} (type {p.type}) cannot hold threads")
+        if p.type == GUILD_FORUM and not (content or attachments):
+            raise ValueError("a forum post needs a first message: pass content or attachments")
+        u = self._user(owner if owner is not None else self.default_user)
+        assert p.guild_id is not None
+        g = self.guilds[p.guild_id]
+        if u.id not in g.members:
+            raise ValueError(f"user {u.username} is not a member of guild {g.name}")
+        thread = Channel(thread_id or new_snowflake(), PUBLIC_THREAD, name, g.id, parent_id=p.id, owner_id=u.id,
+                         created_at=iso_time())
+        g.threads[thread.id] = thread
+        self._channels[thread.id] = thread
+        self._messages[thread.id] = {}
+        self._dispatch("THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True},
+                       intent=Intent.GUILDS)
+        if p.type == GUILD_FORUM:  # the post's first message shares the thread's id, as on Discord
+            stored = self._new_message(thread, u, {"content": content}, list(attachments), message_id=thread.id)
+            self._save_message(stored)
+            self._dispatch_message("MESSAGE_CREATE", stored)
+        await self._flush()
+        return thread
 
     def dm_channel(self, user: Any) -> Channel:
         u = self._user(user)
@@ -315,7 +375,13 @@ class WorldMixin:
         self._deleted_channels.add(ch.id)
         if ch.guild_id is not None:
             self.guilds[ch.guild_id].channels.pop(ch.id, None)
-        self._dispatch("CHANNEL_DELETE", self._channel_payload(ch), intent=Intent.GUILDS)
+            self.guilds[ch.guild_id].threads.pop(ch.id, None)
+        if ch.is_thread:
+            self._dispatch("THREAD_DELETE", {"id": str(ch.id), "guild_id": str(ch.guild_id),
+                                             "parent_id": str(ch.parent_id), "type": ch.type},
+                           intent=Intent.GUILDS)
+        else:
+            self._dispatch("CHANNEL_DELETE", self._channel_payload(ch), intent=Intent.GUILDS)
         self._changed()
         await self._flush()
 
@@ -332,11 +398,22 @@ class WorldMixin:
         return _PREMIUM_UPLOAD_LIMITS[self._guild(where).premium_tier]
 
     def permissions_for(self, user: Any, channel: Any) -> int:
-        """Discord's computation: base (@everyone + roles), administrator, overwrites in order, implicit denies."""
+        """Discord's computation: base (@everyone + roles), administrator, overwrites in order, implicit denies.
+        A thread has no overwrites of its own: its parent's apply, and where Send Messages in Threads is
+        missing, so are Embed Links, Attach Files, TTS and Mention Everyone (Send Messages plays no part)."""
         ch = self._channel(channel)
         uid = id_of(user)
         if ch.guild_id is None:
             return DM_PERMISSIONS
+        posting = Perm.SEND_MESSAGES_IN_THREADS if ch.is_thread else Perm.SEND_MESSAGES
+        perms = self._channel_permissions(uid, self._channels[ch.parent_id or 0] if ch.is_thread else ch)
+        if perms and not perms & posting:
+            perms &= ~_NEEDS_POSTING
+        return perms
+
+    def _channel_permissions(self, uid: int, ch: Channel) -> int:
+        """Base permissions and `ch`'s overwrites, before the implicit denials that depend on posting."""
+        assert ch.guild_id is not None
         g = self.guilds[ch.guild_id]
         member = g.members.get(uid)
         if member is None:
@@ -365,8 +442,6 @@ class WorldMixin:
             perms = (perms & ~mine.deny) | mine.allow
         if not perms & Perm.VIEW_CHANNEL:
             return 0
-        if not perms & Perm.SEND_MESSAGES:
-            perms &= ~int(Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES)
         return perms
 
     # ------------------------------------------------------------------ lookups
@@ -445,7 +520,9 @@ class WorldMixin:
         if ch.guild_id is None:
             return {"id": str(ch.id), "type": 1, "last_message_id": last, "flags": 0, "last_pin_timestamp": None,
                     "recipients": [self._user_payload(self.users[ch.recipient_id or 0])]}
-        return {
+        if ch.is_thread:
+            return self._thread_payload(ch, last)
+        payload: dict[str, Any] = {
             "id": str(ch.id), "type": ch.type, "guild_id": str(ch.guild_id), "name": ch.name,
             "position": ch.position, "flags": 0, "parent_id": None, "topic": ch.topic, "nsfw": False,
             "last_message_id": last, "rate_limit_per_user": 0, "last_pin_timestamp": None,
@@ -453,6 +530,29 @@ class WorldMixin:
                 {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)} for o in ch.overwrites
             ],
         }
+        if ch.type == GUILD_FORUM:
+            payload.update({"available_tags": [], "default_reaction_emoji": None, "default_sort_order": None,
+                            "default_forum_layout": 0, "default_thread_rate_limit_per_user": 0,
+                            "default_auto_archive_duration": 4320})
+        return payload
+
+    def _thread_payload(self, ch: Channel, last: str | None) -> dict[str, Any]:
+        """Discord's thread object: the parent's id, the metadata, and counts (the first message of a forum
+        post is not counted in message_count, deleted ones are not either)."""
+        stored = self._messages.get(ch.id, {})
+        parent = self._channels[ch.parent_id or 0]
+        payload: dict[str, Any] = {
+            "id": str(ch.id), "type": ch.type, "guild_id": str(ch.guild_id), "parent_id": str(ch.parent_id),
+            "owner_id": str(ch.owner_id), "name": ch.name, "flags": 0, "last_message_id": last,
+            "last_pin_timestamp": None, "rate_limit_per_user": 0,
+            "message_count": sum(1 for mid, m in stored.items() if mid != ch.id and not m.deleted),
+            "total_message_sent": sum(1 for mid in stored if mid != ch.id), "member_count": 1,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 4320, "archive_timestamp": ch.created_at,
+                                "locked": False, "create_timestamp": ch.created_at},
+        }
+        if parent.type == GUILD_FORUM:
+            payload["applied_tags"] = []
+        return payload
 
     def _guild_payload(self, g: Guild) -> dict[str, Any]:
         return {
@@ -480,7 +580,9 @@ class WorldMixin:
             "member_count": len(g.members), "lazy": True,
             "channels": [self._channel_payload(c) for c in g.channels.values()],
             "members": [self._member_payload(m) for m in members],
-            "threads": [], "presences": [], "voice_states": [], "stage_instances": [],
+            "threads": [self._channel_payload(t) for t in g.threads.values()
+                        if self.permissions_for(self.bot_user, t) & Perm.VIEW_CHANNEL],
+            "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [], "embedded_activities": [],
         })
         return payload
