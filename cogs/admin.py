@@ -69,6 +69,28 @@ def limit_lines(config: GuildConfig, defaults: Limits) -> list[str]:
     return lines
 
 
+class ListableChannel(app_commands.Transformer):
+    """A channel an admin can put on the allowed list: text, announcement or forum (whose posts are
+    threads). Declared as a transformer because a `TextChannel | ForumChannel` annotation also offers media
+    channels, which Discord's published API description does not list among a channel option's types."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction, value: discord.abc.Snowflake
+    ) -> discord.abc.Snowflake:
+        return value
+
+
+Listable = app_commands.Transform[discord.abc.Snowflake, ListableChannel]
+
+
 @dataclass(frozen=True, slots=True)
 class UsageRow:
     member_id: int
@@ -146,9 +168,13 @@ class AdminCog(commands.Cog):
 
     # ---- channels ----------------------------------------------------------------------------------
 
-    @videoadmin.command(name="channel-allow", description="Allow video making in a channel (and its threads)")
+    @videoadmin.command(
+        name="channel-allow", description="Allow video making in a channel (and its threads or forum posts)"
+    )
     @app_commands.describe(channel="Once any channel is listed, videos can only be made in listed channels")
-    async def channel_allow(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+    async def channel_allow(
+        self, interaction: discord.Interaction, channel: Listable
+    ) -> None:
         assert interaction.guild_id is not None
 
         def add(config: GuildConfig) -> GuildConfig:
@@ -178,7 +204,9 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="channel-remove", description="Remove a channel from the allowed list")
     @app_commands.describe(channel="The channel to take off the list")
-    async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+    async def channel_remove(
+        self, interaction: discord.Interaction, channel: Listable
+    ) -> None:
         assert interaction.guild_id is not None
 
         def remove(config: GuildConfig) -> GuildConfig:

@@ -130,6 +130,9 @@ async def test_a_forum_post_works_like_a_thread(
 ) -> None:
     forum = emu.add_forum_channel(emu.guild, "showcase")
     await start_bot()
+    # A forum can be put on the allowed list like a text channel; its posts are then allowed.
+    allow = await emu.slash_command("videoadmin", {"channel": forum}, subcommand="channel-allow", user=emu.owner)
+    await allow.wait_text("Channel allowed")
     member = emu.default_user
     post = await emu.add_thread(forum, "my drawing", owner=member, content="look",
                                 attachments=[("drawing.png", PNG, "image/png")])  # fmt: skip
