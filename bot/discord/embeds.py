@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 import discord
 
@@ -40,6 +41,20 @@ def clip(text: str, limit: int) -> str:
     """Trim to `limit` characters with an ellipsis: provider errors and prompts can be any length."""
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_UNESCAPED_BRACKET = re.compile(r"(?<!\\)\[")
+
+
+def plain(text: str) -> str:
+    """Someone else's words (the provider's failure reasons, its task ids) shown as they came: markdown,
+    masked links, headings and mentions are escaped so nothing renders as a link, a ping or formatting."""
+    text = discord.utils.escape_markdown(text)
+    # escape_markdown escapes one masked link per line (its pattern is greedy): escape every bracket.
+    text = _UNESCAPED_BRACKET.sub(r"\\[", text)
+    # <@id>, <#id>, <t:...>, </cmd:id>: shown as typed, not as mentions or timestamps.
+    text = text.replace("<", "\\<")
+    return discord.utils.escape_mentions(text)
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -127,8 +142,8 @@ CONTENT_POLICY_WORDS = (
 
 
 def explain_failure(reason: str | None) -> str:
-    """The provider's words, clipped, with content-policy failures explained as such."""
-    text = clip(reason or "The video service did not give a reason.", 900)
+    """The provider's words as plain text, clipped, with content-policy failures explained as such."""
+    text = clip(plain(reason or "The video service did not give a reason."), 900)
     if any(word in text.lower() for word in CONTENT_POLICY_WORDS):
         return (
             "Grok's content policy blocked this prompt or its images. Try rewording it or using other images."
@@ -143,7 +158,7 @@ def failure_embed(task: Task) -> discord.Embed:
     )
     embed = discord.Embed(title=title, description=clip(task.request.prompt, 500), colour=RED)
     reason = (
-        task.failure_reason
+        task.failure_reason  # our own words
         if task.state in (State.EXPIRED, State.LOST)
         else explain_failure(task.failure_reason)
     )

@@ -135,7 +135,7 @@ def details_embed(task: Task) -> discord.Embed:
         name="State", value=f"{task.state.value}" + (f" ({task.outcome})" if task.outcome else "")
     )
     embed.add_field(name="Video-seconds counted", value=str(task.billed_seconds))
-    embed.add_field(name="Provider task", value=task.api_id or "—")
+    embed.add_field(name="Provider task", value=embeds.clip(embeds.plain(task.api_id or "—"), 100))
     started = task.submitted_at or task.created_at
     took = embeds.format_elapsed(task.finished_at - started) if task.finished_at else "—"
     timings = (
@@ -146,7 +146,7 @@ def details_embed(task: Task) -> discord.Embed:
     if task.failure_reason:
         embed.add_field(
             name="Why it failed",
-            value=embeds.clip(task.failure_reason, embeds.FIELD_VALUE_LIMIT),
+            value=embeds.clip(embeds.plain(task.failure_reason), embeds.FIELD_VALUE_LIMIT),
             inline=False,
         )
     embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)
