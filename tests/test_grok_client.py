@@ -467,6 +467,8 @@ async def test_a_body_that_is_not_a_video_is_refused_unread(
     assert "127.0.0.1" in line and "200" in line and content_type in line and first_bytes in line
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "s3cr3t" not in messages and "/cdn/" not in messages, "the host only, never the signed link"
+    with pytest.raises(NotAVideoError):  # not "too large", which would post the link to the page
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 20)
 
 
 @pytest.mark.parametrize(

@@ -558,11 +558,11 @@ class GrokClient:
         try:
             async with session.get(target, timeout=timeout, raise_for_status=False, max_redirects=5) as resp:
                 log.debug("GET video from %s -> %d in %.3fs", host, resp.status, time.monotonic() - started)
-                failure = self._download_status_error(resp.status) or limits.too_large(resp)
-                if failure is None:
+                failure = self._download_status_error(resp.status)
+                if failure is None:  # first what it is (an error page is no video, whatever its size)
                     body = _StallGuard(resp.content, limits.stall_seconds)
                     head = await body.head()
-                    failure = _judge_body(resp, head)
+                    failure = _judge_body(resp, head) or limits.too_large(resp)
                 if failure is None:
                     handle = await asyncio.to_thread(_open_part, part)
                     written, failure = await _save(body, head, handle, limits.max_bytes)
