@@ -21,10 +21,13 @@ from hypothesis import strategies as st
 from bot.core.grok import (
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
+    NOT_A_VIDEO,
+    STALL_MIN_BYTES,
     AuthenticationError,
     BadRequestError,
     CreatedTask,
     DownloadError,
+    DownloadStalledError,
     DownloadTimeoutError,
     GrokClient,
     GrokConnectionError,
@@ -34,12 +37,15 @@ from bot.core.grok import (
     InsufficientBalanceError,
     LinkExpiredError,
     MalformedResponseError,
+    NotAVideoError,
     RateLimitedError,
     TaskNotFoundError,
     TaskResult,
     UnavailableError,
     VideoTooLargeError,
     clean_text,
+    has_video_signature,
+    is_clearly_not_video,
     parse_retry_after,
 )
 from tests.fakes.grok_api import AUTH_OK, AUTH_WRONG, FAKE_MP4, FakeGrokAPI, TaskScript
@@ -323,7 +329,7 @@ async def test_signed_link_reaches_the_cdn_unchanged(
 async def test_download_large_video(
     client: GrokClient, fake: FakeGrokAPI, tmp_path: Path, chunked: bool
 ) -> None:
-    video = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB: several disk flushes
+    video = FAKE_MP4 + bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB: several disk flushes
     result = await completed_task(client, fake, TaskScript(video=video, serve_chunked=chunked))
     assert result.video_url is not None
     dest = tmp_path / "sub" / "big.mp4"
@@ -346,7 +352,7 @@ async def test_expired_link(client: GrokClient, fake: FakeGrokAPI, clock: Clock,
 async def test_video_over_the_cap(
     client: GrokClient, fake: FakeGrokAPI, tmp_path: Path, chunked: bool
 ) -> None:
-    video = b"\x00" * 200_000
+    video = FAKE_MP4 + b"\x00" * 200_000
     result = await completed_task(client, fake, TaskScript(video=video, serve_chunked=chunked))
     assert result.video_url is not None
     with pytest.raises(VideoTooLargeError) as info:
@@ -372,11 +378,169 @@ async def test_download_errors(client: GrokClient, fake: FakeGrokAPI, tmp_path: 
         with pytest.raises(DownloadTimeoutError) as timeout:
             await fast.download(result.video_url, tmp_path / "v.mp4", max_bytes=1 << 20, timeout=0.2)
     assert isinstance(timeout.value, GrokTimeoutError) and timeout.value.retryable
+    assert str(timeout.value) == "the download took longer than 0.2 seconds"
     with pytest.raises(DownloadError):
         await client.download("file:///etc/passwd", tmp_path / "v.mp4", max_bytes=1 << 20)
     assert list(tmp_path.iterdir()) == []
     assert_no_secret(info.value)
     assert_no_secret(timeout.value)
+
+
+# --------------------------------------------------------------------------------------------- video host
+
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01" + bytes(5000)
+
+
+async def completed_link(client: GrokClient, fake: FakeGrokAPI, script: TaskScript | None = None) -> str:
+    result = await completed_task(client, fake, script)
+    assert result.video_url is not None
+    return result.video_url
+
+
+async def test_trickling_host_fails_as_stalled(client: GrokClient, fake: FakeGrokAPI, tmp_path: Path) -> None:
+    url = await completed_link(client, fake)
+    task_id = next(iter(fake.tasks))
+    fake.video_host_mode(task_id, "trickle", bytes_per_second=2048, interval=0.05)
+    started = time.monotonic()
+    with pytest.raises(DownloadStalledError) as info:
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 30, timeout=60, stall_seconds=0.5)
+    assert str(info.value) == "the video host stopped sending (less than 64 KiB in 0.5 s)"
+    assert isinstance(info.value, DownloadError) and info.value.retryable
+    assert 0 < fake.served[task_id] < STALL_MIN_BYTES, "it did send, just too little"
+    assert time.monotonic() - started < 10, "the stall window, not the 60 s download timeout"
+    assert list(tmp_path.iterdir()) == [], "the partial file is removed"
+    assert_no_secret(info.value)
+
+
+async def test_slow_but_steady_host_is_not_a_stall(
+    client: GrokClient, fake: FakeGrokAPI, tmp_path: Path
+) -> None:
+    url = await completed_link(client, fake)
+    task_id = next(iter(fake.tasks))
+    fake.video_host_mode(task_id, "trickle", bytes_per_second=2 << 20, interval=0.02, total=300_000)
+    dest = tmp_path / "v.mp4"
+    assert await client.download(url, dest, max_bytes=1 << 20, stall_seconds=0.5) == 300_000
+    assert dest.read_bytes() == FAKE_MP4 + bytes(300_000 - len(FAKE_MP4))
+
+
+async def test_silent_host_fails_as_stalled(client: GrokClient, fake: FakeGrokAPI, tmp_path: Path) -> None:
+    url = await completed_link(client, fake)
+    task_id = next(iter(fake.tasks))
+    fake.video_host_mode(task_id, "stall", head=1024)
+    with pytest.raises(DownloadStalledError) as info:
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 20, timeout=60, stall_seconds=0.3)
+    assert str(info.value) == "the video host stopped sending (less than 64 KiB in 0.3 s)"
+    assert fake.served[task_id] == 1024 and list(tmp_path.iterdir()) == []
+    fake.slow_next("download", delay=30)  # not even the headers
+    with pytest.raises(DownloadStalledError):
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 20, timeout=60, stall_seconds=0.3)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "content_type", "first_bytes"),
+    [("html", "text/html; charset=utf-8", "3c 21 44 4f"), ("not_video", "video/mp4", "7b 22 65 72")],
+)
+async def test_a_body_that_is_not_a_video_is_refused_unread(
+    client: GrokClient,
+    fake: FakeGrokAPI,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+    content_type: str,
+    first_bytes: str,
+) -> None:
+    url = await completed_link(client, fake) + "?X-Amz-Signature=s3cr3t-signature"
+    task_id = next(iter(fake.tasks))
+    size = 64 << 20
+    fake.video_host_mode(task_id, mode, total=size)  # type: ignore[arg-type]
+    with pytest.raises(NotAVideoError) as info:
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 30)
+    assert str(info.value) == NOT_A_VIDEO == "the video service sent something that is not a video"
+    assert isinstance(info.value, DownloadError) and not info.value.retryable
+    assert info.value.status == 200
+    assert fake.served[task_id] < size, "refused from its first bytes, not read to the end"
+    assert list(tmp_path.iterdir()) == []
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "127.0.0.1" in line and "200" in line and content_type in line and first_bytes in line
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "s3cr3t" not in messages and "/cdn/" not in messages, "the host only, never the signed link"
+    with pytest.raises(NotAVideoError):  # not "too large", which would post the link to the page
+        await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 20)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/octet-stream", "binary/octet-stream", "video/quicktime"]
+)
+async def test_an_mp4_under_another_label_is_accepted(
+    client: GrokClient, fake: FakeGrokAPI, tmp_path: Path, content_type: str
+) -> None:
+    url = await completed_link(client, fake)
+    fake.video_host_mode(next(iter(fake.tasks)), "video", content_type=content_type)
+    dest = tmp_path / "v.mp4"
+    assert await client.download(url, dest, max_bytes=1 << 20) == len(FAKE_MP4)
+    assert dest.read_bytes() == FAKE_MP4
+
+
+async def test_webm_is_accepted(client: GrokClient, fake: FakeGrokAPI, tmp_path: Path) -> None:
+    url = await completed_link(client, fake, TaskScript(video=WEBM))
+    fake.video_host_mode(next(iter(fake.tasks)), "video", content_type="video/webm")
+    dest = tmp_path / "v.webm"
+    assert await client.download(url, dest, max_bytes=1 << 20) == len(WEBM)
+    assert dest.read_bytes() == WEBM
+
+
+async def test_endless_body_stops_at_the_cap(client: GrokClient, fake: FakeGrokAPI, tmp_path: Path) -> None:
+    url = await completed_link(client, fake)
+    task_id = next(iter(fake.tasks))
+    fake.video_host_mode(task_id, "endless")
+    with pytest.raises(VideoTooLargeError) as info:
+        await client.download(url, tmp_path / "v.mp4", max_bytes=2 << 20, stall_seconds=5)
+    assert str(info.value) == f"the video is over the {2 << 20}-byte cap" and not info.value.retryable
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_generated_videos_pass_the_check(client: GrokClient, fake: FakeGrokAPI, tmp_path: Path) -> None:
+    url = await completed_link(client, fake, TaskScript(video_size=200_000))
+    assert await client.download(url, tmp_path / "v.mp4", max_bytes=1 << 20) == 200_000
+    assert FAKE_MP4[4:8] == b"ftyp" and has_video_signature(FAKE_MP4)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "refused"),
+    [
+        (None, False),
+        ("video/mp4", False),
+        ("Video/MP4; codecs=avc1", False),
+        ("application/octet-stream", False),
+        ("binary/octet-stream", False),
+        ("application/force-download", False),
+        ("text/html; charset=utf-8", True),
+        ("text/plain", True),
+        ("application/json", True),
+        ("application/problem+json", True),
+        ("application/xml", True),
+        ("image/png", True),
+    ],
+)
+def test_content_types(content_type: str | None, refused: bool) -> None:
+    assert is_clearly_not_video(content_type) is refused
+
+
+@pytest.mark.parametrize(
+    ("head", "video"),
+    [
+        (FAKE_MP4[:16], True),
+        (b"\x00\x00\x00\x14ftypqt  ", True),
+        (WEBM[:16], True),
+        (b"", False),
+        (b"<html><body>", False),
+        (b"\x00" * 16, False),
+        (b"\x00\x00\x00\x08wide\x00\x00\x00\x00mdat", False),  # old QuickTime without ftyp: refused
+    ],
+)
+def test_video_signatures(head: bytes, video: bool) -> None:
+    assert has_video_signature(head) is video
 
 
 # --------------------------------------------------------------------------------------------- errors

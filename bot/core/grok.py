@@ -43,11 +43,14 @@ from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
+    NOT_A_VIDEO,
+    SIGNATURE_BYTES,
     SUMMARIES,
     AuthenticationError,
     BadRequestError,
     DownloadConnectionError,
     DownloadError,
+    DownloadStalledError,
     DownloadTimeoutError,
     GrokConnectionError,
     GrokError,
@@ -56,6 +59,7 @@ from bot.core.grok_errors import (  # noqa: F401
     InsufficientBalanceError,
     LinkExpiredError,
     MalformedResponseError,
+    NotAVideoError,
     Operation,
     RateLimitedError,
     TaskNotFoundError,
@@ -67,11 +71,14 @@ from bot.core.grok_errors import (  # noqa: F401
     classify,
     clean_text,
     error_info,
+    has_video_signature,
+    is_clearly_not_video,
     is_error_envelope,
     parse_retry_after,
     read_status,
     valid_id,
 )
+from bot.core.scheduler import plain_duration
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +139,117 @@ def _discard(handle: IO[bytes] | None, part: Path) -> None:
             handle.close()
     with contextlib.suppress(OSError):
         part.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------- download parts
+
+#: A download must bring at least this much in every stall window (DOWNLOAD_STALL_SECONDS), else it has
+#: stalled: a host that trickles would otherwise hold a worker for the whole download timeout.
+STALL_MIN_BYTES: Final = 64 * 1024
+
+
+def _span(seconds: float) -> str:
+    return plain_duration(seconds) if seconds >= 1 else f"{seconds:g} seconds"
+
+
+def _stalled(stall_seconds: float) -> DownloadStalledError:
+    return DownloadStalledError(
+        f"the video host stopped sending (less than {STALL_MIN_BYTES // 1024} KiB in {stall_seconds:g} s)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_bytes: int
+    total: float
+    stall_seconds: float
+
+    def too_large(self, resp: aiohttp.ClientResponse) -> VideoTooLargeError | None:
+        length = resp.content_length
+        if length is None or length <= self.max_bytes:
+            return None
+        return VideoTooLargeError(
+            f"the video is {length} bytes, over the {self.max_bytes}-byte cap", status=resp.status
+        )
+
+
+class _StallGuard:
+    """Reads a body chunk by chunk; raises DownloadStalledError as soon as a window of ``seconds`` (the first
+    one starts with the response headers) ends having brought less than STALL_MIN_BYTES."""
+
+    def __init__(self, content: aiohttp.StreamReader, seconds: float) -> None:
+        self._content = content
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._window_end = self._loop.time() + seconds
+        self._window_bytes = 0
+
+    async def read(self) -> bytes:
+        """The next chunk; b"" at the end of the body."""
+        while True:
+            window = asyncio.timeout_at(self._window_end)
+            chunk: bytes | None = None
+            try:
+                async with window:
+                    chunk = await self._content.read(_CHUNK)
+            except TimeoutError:
+                if not window.expired():
+                    raise  # aiohttp's own limit (the whole download's, or sock_read)
+            self._window_bytes += len(chunk or b"")
+            now = self._loop.time()
+            if now >= self._window_end:
+                if self._window_bytes < STALL_MIN_BYTES and chunk != b"":
+                    raise _stalled(self._seconds)
+                self._window_end, self._window_bytes = now + self._seconds, 0
+            if chunk is not None:
+                return chunk
+
+    async def head(self) -> bytes:
+        """At least SIGNATURE_BYTES from the start of the body (fewer only when the body is shorter)."""
+        head = b""
+        while len(head) < SIGNATURE_BYTES:
+            chunk = await self.read()
+            if not chunk:
+                break
+            head += chunk
+        return head
+
+
+def _judge_body(resp: aiohttp.ClientResponse, head: bytes) -> DownloadError | None:
+    """NotAVideoError when the answer is plainly not a video; logged once for the owner, host only."""
+    content_type = resp.headers.get("Content-Type")
+    if not is_clearly_not_video(content_type) and (not head or has_video_signature(head)):
+        return None if head else DownloadError("the video link answered with an empty file")
+    shown = clean_text(content_type, None, 100) if content_type is not None else None
+    log.warning(
+        "the video host %s answered HTTP %d, Content-Type %s, starting %s: not a video; refused",
+        resp.url.host,
+        resp.status,
+        shown or "(none)",
+        head[:SIGNATURE_BYTES].hex(" ") or "(nothing)",
+    )
+    return NotAVideoError(NOT_A_VIDEO, status=resp.status)
+
+
+async def _save(
+    body: _StallGuard, head: bytes, handle: IO[bytes], max_bytes: int
+) -> tuple[int, VideoTooLargeError | None]:
+    """Write ``head`` and the rest of the body to ``handle``; returns (bytes received, over-the-cap error)."""
+    written = 0
+    buf = bytearray()
+    chunk = head
+    while chunk:
+        written += len(chunk)
+        if written > max_bytes:
+            return written, VideoTooLargeError(f"the video is over the {max_bytes}-byte cap")
+        buf += chunk
+        if len(buf) >= _FLUSH:
+            await asyncio.to_thread(handle.write, bytes(buf))
+            buf.clear()
+        chunk = await body.read()
+    if buf:
+        await asyncio.to_thread(handle.write, bytes(buf))
+    return written, None
 
 
 # --------------------------------------------------------------------------------------------- client
@@ -385,14 +503,18 @@ class GrokClient:
         *,
         max_bytes: int,
         timeout: float = 300.0,  # noqa: ASYNC109  # given to aiohttp as this request's connect+total limit
+        stall_seconds: float = 30.0,
     ) -> int:
         """Stream the video at ``url`` to ``dest`` (atomically); returns the bytes written.
 
         The link is a third-party CDN URL, so no Authorization header is sent. Nothing is left behind on
         failure: a temporary ``.part`` file next to ``dest`` is renamed only once the whole body arrived.
+        Besides ``timeout`` for the whole download, the host must send at least STALL_MIN_BYTES in every
+        ``stall_seconds`` (silence included), else DownloadStalledError. A body that is not a video (by its
+        Content-Type or its first bytes) is refused as NotAVideoError before it is streamed.
         """
-        if max_bytes <= 0 or timeout <= 0:
-            raise ValueError("max_bytes and timeout must be positive")
+        if max_bytes <= 0 or timeout <= 0 or stall_seconds <= 0:
+            raise ValueError("max_bytes, timeout and stall_seconds must be positive")
         dest = Path(dest)
         with _no_chain():
             try:
@@ -407,8 +529,9 @@ class GrokClient:
             part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
             handle: IO[bytes] | None = None
             failure: DownloadError | None = None
+            limits = _Limits(max_bytes, timeout, stall_seconds)
             try:
-                written, handle = await self._stream(target, part, max_bytes, total_seconds=timeout)
+                written, handle = await self._stream(target, part, limits)
                 try:
                     await asyncio.to_thread(_commit, handle, part, dest)
                 except OSError as exc:
@@ -422,47 +545,35 @@ class GrokClient:
                 raise failure
             return written
 
-    async def _stream(
-        self, target: yarl.URL, part: Path, max_bytes: int, *, total_seconds: float
-    ) -> tuple[int, IO[bytes]]:
+    async def _stream(self, target: yarl.URL, part: Path, limits: _Limits) -> tuple[int, IO[bytes]]:
         session = self._get_session()
         host = target.host  # log the host only: the rest of a signed link is nobody's business
         started = time.monotonic()
         failure: DownloadError | None = None
         handle: IO[bytes] | None = None
         written = 0
+        timeout = aiohttp.ClientTimeout(
+            total=limits.total, connect=self._connect_timeout, sock_read=limits.stall_seconds
+        )
         try:
-            async with session.get(
-                target,
-                timeout=aiohttp.ClientTimeout(total=total_seconds, connect=self._connect_timeout),
-                raise_for_status=False,
-                max_redirects=5,
-            ) as resp:
+            async with session.get(target, timeout=timeout, raise_for_status=False, max_redirects=5) as resp:
                 log.debug("GET video from %s -> %d in %.3fs", host, resp.status, time.monotonic() - started)
                 failure = self._download_status_error(resp.status)
-                length = resp.content_length
-                if failure is None and length is not None and length > max_bytes:
-                    failure = VideoTooLargeError(
-                        f"the video is {length} bytes, over the {max_bytes}-byte cap", status=resp.status
-                    )
+                if failure is None:  # first what it is (an error page is no video, whatever its size)
+                    body = _StallGuard(resp.content, limits.stall_seconds)
+                    head = await body.head()
+                    failure = _judge_body(resp, head) or limits.too_large(resp)
                 if failure is None:
                     handle = await asyncio.to_thread(_open_part, part)
-                    buf = bytearray()
-                    async for chunk in resp.content.iter_chunked(_CHUNK):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            failure = VideoTooLargeError(f"the video is over the {max_bytes}-byte cap")
-                            break
-                        buf += chunk
-                        if len(buf) >= _FLUSH:
-                            await asyncio.to_thread(handle.write, bytes(buf))
-                            buf.clear()
-                    if failure is None and buf:
-                        await asyncio.to_thread(handle.write, bytes(buf))
-                    if failure is None and written == 0:
-                        failure = DownloadError("the video link answered with an empty file")
+                    written, failure = await _save(body, head, handle, limits.max_bytes)
+        except DownloadError as exc:  # the stall guard's verdict
+            failure = exc
+        except aiohttp.SocketTimeoutError:  # sock_read: nothing at all for stall_seconds
+            failure = _stalled(limits.stall_seconds)
+        except aiohttp.ConnectionTimeoutError:
+            failure = DownloadTimeoutError("timed out connecting to the video host")
         except TimeoutError:
-            failure = DownloadTimeoutError(f"timed out downloading the video after {total_seconds:g}s")
+            failure = DownloadTimeoutError(f"the download took longer than {_span(limits.total)}")
         except aiohttp.ClientConnectorError:
             failure = DownloadConnectionError("could not connect to the video host")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):

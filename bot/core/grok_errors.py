@@ -150,6 +150,46 @@ class DownloadTimeoutError(DownloadConnectionError, GrokTimeoutError):
     """The video did not arrive in time (retryable)."""
 
 
+class DownloadStalledError(DownloadTimeoutError):
+    """The video host sent too little over a stall window, or nothing at all (retryable)."""
+
+
+class NotAVideoError(DownloadError):
+    """The link answered with something other than a video: an error page, JSON, an unknown format."""
+
+    retryable = False
+
+
+NOT_A_VIDEO: Final = "the video service sent something that is not a video"
+
+
+# --------------------------------------------------------------------------------------------- video checks
+
+#: Media types a video host may label a video with that are plainly something else (an error page, an API
+#: answer, a picture). Anything else (video/*, application/octet-stream, binary/octet-stream, none at all,
+#: a CDN's odd label such as application/force-download) is judged by its first bytes alone.
+_NOT_VIDEO_TYPES: Final = frozenset({"application/json", "application/xml", "application/javascript"})
+_NOT_VIDEO_TOP: Final = frozenset({"text", "image", "font", "multipart", "message"})
+#: Bytes read before judging a body: enough to recognise a container (an ISO-BMFF box header is a size,
+#: then ``ftyp`` at offset 4) and to show the owner what came instead.
+SIGNATURE_BYTES: Final = 16
+_EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"  # WebM and Matroska
+
+
+def is_clearly_not_video(content_type: str | None) -> bool:
+    """Whether a Content-Type header names something that cannot be a video (text/html, JSON, ...)."""
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    top = media.split("/", 1)[0]
+    return media in _NOT_VIDEO_TYPES or top in _NOT_VIDEO_TOP or media.endswith(("+json", "+xml"))
+
+
+def has_video_signature(head: bytes) -> bool:
+    """Whether a body starts like an MP4/MOV (an ISO-BMFF ``ftyp`` box) or a WebM/Matroska (EBML) file."""
+    return head[4:8] == b"ftyp" or head.startswith(_EBML_MAGIC)
+
+
 # --------------------------------------------------------------------------------------------- helpers
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")

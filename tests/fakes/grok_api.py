@@ -10,6 +10,9 @@ What the provider leaves undocumented is chosen here and kept in one place: erro
 (``{"error": {"message", "type", "code"}}``), a bad key is 401, an invalid create is 400, an unknown task id
 is 404, an expired video link is 403. ``fail_next`` can impose any other status/body/header instead.
 
+A task's link can also misbehave like a real file host (``video_host_mode``): trickle, stall, answer an HTML
+error page or a body that is not a video, or never end; ``served`` counts the body bytes each link sent.
+
 Time comes from ``clock`` (``time.monotonic`` unless a test passes its own), so tasks can follow a script
 (``processing_after``/``complete_after``) or be driven by hand with ``complete()``/``fail()``.
 """
@@ -23,7 +26,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +39,17 @@ AUTH_WRONG = "<wrong credentials>"  # ... instead of a present but incorrect one
 
 Endpoint = Literal["create", "result", "download"]
 TaskStatus = Literal["queued", "processing", "completed", "failed"]
+#: How a task's video link answers, set with ``FakeGrokAPI.video_host_mode``:
+#: video      the task's video, with ``content_type`` (say application/octet-stream) instead of video/mp4
+#: trickle    ``bytes_per_second`` of a generated video, every ``interval``, ``total`` bytes in all
+#: stall      headers (with the full Content-Length) and ``head`` bytes of the video, then nothing at all
+#: html       200 text/html: an error page, padded to ``total`` bytes and streamed in 64 KiB writes
+#: not_video  200 labelled video/mp4, but a JSON error text padded to ``total`` bytes
+#: endless    200 video/mp4 without a Content-Length: a video's start, then zeros for ever
+HostMode = Literal["video", "trickle", "stall", "html", "not_video", "endless"]
+_HOST_CHUNK = 64 * 1024
+_DEFAULT_TYPES: Mapping[HostMode, str] = {"html": "text/html; charset=utf-8"}
+_DEFAULT_TOTALS: Mapping[HostMode, int] = {"trickle": 1 << 20, "html": 64 << 20, "not_video": 64 << 10}
 
 
 def _fake_mp4() -> bytes:
@@ -115,6 +129,16 @@ class TaskScript:
     video_size: int | None = None
 
 
+@dataclass(frozen=True)
+class VideoHost:
+    mode: HostMode
+    content_type: str
+    total: int
+    bytes_per_second: int
+    interval: float
+    head: int
+
+
 @dataclass
 class FakeTask:
     id: str
@@ -130,6 +154,7 @@ class FakeTask:
     forced_reason: str | None = None
     word: str | None = None  # report_status(): the status word answered instead of the documented one
     word_error: str | None = None
+    host: VideoHost | None = None  # video_host_mode(): how the link misbehaves; None: it serves the video
 
     @property
     def status(self) -> TaskStatus:
@@ -215,6 +240,8 @@ class FakeGrokAPI:
             "result": deque(),
             "download": deque(),
         }
+        #: Body bytes each task's link has written so far (its latest download), by task id.
+        self.served: dict[str, int] = {}
         self._counter = 0
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
@@ -293,6 +320,30 @@ class FakeGrokAPI:
         for this task; the link is still sent once it has completed. complete/fail/set_processing undo it."""
         task = self.tasks[task_id]
         task.word, task.word_error = word, error
+
+    def video_host_mode(
+        self,
+        task_id: str,
+        mode: HostMode,
+        *,
+        bytes_per_second: int = 2048,
+        interval: float = 0.05,
+        total: int | None = None,
+        content_type: str | None = None,
+        head: int = 1024,
+    ) -> None:
+        """From now on the task's link answers in ``mode`` (see HostMode); ``content_type`` and ``total``
+        default to the mode's own (video/mp4, or text/html for "html"; the video's size, or 1 MiB for a
+        trickle, 64 MiB for "html", 64 KiB for "not_video")."""
+        video_size = len(self.tasks[task_id].video)
+        self.tasks[task_id].host = VideoHost(
+            mode,
+            content_type or _DEFAULT_TYPES.get(mode, "video/mp4"),
+            total if total is not None else _DEFAULT_TOTALS.get(mode, video_size),
+            bytes_per_second,
+            interval,
+            head,
+        )
 
     def video_url(self, task_id: str) -> str:
         return f"{self.origin}/cdn/{task_id}.mp4"
@@ -481,6 +532,8 @@ class FakeGrokAPI:
                 text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
                 content_type="application/xml",
             )
+        if task.host is not None:
+            return await self._misbehave(request, task.id, task.video, task.host)
         if task.script.video_size is not None:
             return await _stream_generated(request, task.script.video_size)
         video = task.video
@@ -492,6 +545,28 @@ class FakeGrokAPI:
         for start in range(0, len(video), 16 * 1024):
             await response.write(video[start : start + 16 * 1024])
         await response.write_eof()
+        return response
+
+    async def _misbehave(
+        self, request: web.Request, task_id: str, video: bytes, host: VideoHost
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": host.content_type})
+        if host.mode != "endless":
+            response.content_length = host.total
+        await response.prepare(request)
+        self.served[task_id] = 0
+        step = max(1, int(host.bytes_per_second * host.interval)) if host.mode == "trickle" else _HOST_CHUNK
+        try:
+            for chunk in _host_body(video, host, step):
+                await response.write(chunk)
+                self.served[task_id] += len(chunk)
+                if host.mode == "trickle":
+                    await asyncio.sleep(host.interval)
+            if host.mode == "stall":
+                await asyncio.sleep(3600)  # the client gives up (or the fake stops) long before
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up: that is what a refused or stalled download does
         return response
 
     async def _other(self, request: web.Request) -> web.StreamResponse:
@@ -516,6 +591,26 @@ async def _stream_generated(request: web.Request, size: int) -> web.StreamRespon
         left -= len(chunk)
     await response.write_eof()
     return response
+
+
+_ERROR_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>"
+_ERROR_JSON = b'{"error": {"message": "The object storage quota was exceeded.", "code": "QuotaExceeded"}}'
+
+
+def _host_body(video: bytes, host: VideoHost, step: int) -> Iterator[bytes]:
+    """The chunks a misbehaving link writes, ``step`` bytes each, lazily (an endless body never ends)."""
+    if host.mode == "stall":
+        yield video[: host.head]
+        return
+    start = {"html": _ERROR_PAGE, "not_video": _ERROR_JSON}.get(host.mode, video)
+    filler = b" " if host.mode in ("html", "not_video") else b"\x00"
+    sent = 0
+    while host.mode == "endless" or sent < host.total:
+        size = step if host.mode == "endless" else min(step, host.total - sent)
+        chunk = start[sent : sent + size]
+        chunk += filler * (size - len(chunk))
+        sent += size
+        yield chunk
 
 
 def _invalid(body: dict[str, Any]) -> str | None:
