@@ -53,7 +53,7 @@ async def test_oversized_video_is_shrunk_to_the_upload_limit(
 async def test_video_that_cannot_fit_is_posted_as_a_link(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:
-    not_a_video = b"\x00" * (11 * MiB)  # ffmpeg cannot shrink this: the link is the only way
+    not_a_video = FAKE_MP4 + b"\x00" * (11 * MiB)  # a video by its first bytes; ffmpeg cannot shrink it
     grok_api.script_next(TaskScript(complete_after=0.0, video=not_a_video))
     await start_bot()
     await emu.slash_command("video", {"prompt": "too big"})
@@ -124,7 +124,8 @@ async def test_a_video_the_file_host_keeps_failing_is_given_up_at_the_deadline(
 ) -> None:
     text, tries = await link_answering(500, "1", emu, grok_api, start_bot)
     assert "could not be made" in text
-    assert "The video was made, but I couldn't download it: the file host kept failing." in text
+    why = "the file host kept failing (the video host answered HTTP 500)."
+    assert f"The video was made, but I couldn't download it: {why}" in text
     assert tries >= 2, "a passing 500 is tried again before the deadline"
 
 

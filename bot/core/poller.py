@@ -104,6 +104,7 @@ class PollerConfig:
     download_concurrency: int = 3  # DOWNLOAD_CONCURRENCY
     post_concurrency: int = 4  # POST_CONCURRENCY
     download_timeout: float = 300.0  # DOWNLOAD_TIMEOUT_SECONDS
+    stall_seconds: float = 30.0  # DOWNLOAD_STALL_SECONDS
 
 
 class Poller:
@@ -429,6 +430,7 @@ class Poller:
                 dest,
                 max_bytes=self._config.max_video_bytes,
                 timeout=self._config.download_timeout,
+                stall_seconds=self._config.stall_seconds,
             )
         except grok.VideoTooLargeError:
             # Too big to keep or attach anyway: deliver the provider's link with a warning instead.
@@ -463,6 +465,6 @@ class Poller:
             await self._note_error(task, str(exc), min(retry_at, started + plan.task_timeout))
             return
         log.warning("task %s: download failed; giving up: %s", task.id, exc)
-        why = "the file host kept failing" if exc.retryable else str(exc)
+        why = f"the file host kept failing ({exc})" if exc.retryable else str(exc)
         reason = f"The video was made, but I couldn't download it: {why}."
         await self._finish(task, State.COMPLETED, State.FAILED, reason=reason, last_error=str(exc)[:500])

@@ -111,6 +111,7 @@ class GrokVideoBot(commands.Bot):
                 download_concurrency=s.download_concurrency,
                 post_concurrency=s.post_concurrency,
                 download_timeout=s.download_timeout_seconds,
+                stall_seconds=s.download_stall_seconds,
             ),
             timer=timer,
         )
