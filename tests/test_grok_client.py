@@ -48,6 +48,7 @@ from bot.core.grok import (
     is_clearly_not_video,
     parse_retry_after,
 )
+from bot.core.links import KEY_MARK
 from tests.fakes.grok_api import AUTH_OK, AUTH_WRONG, FAKE_MP4, FakeGrokAPI, TaskScript
 
 API_KEY = "sk-test-grok-key-0123456789abcdef"
@@ -323,6 +324,18 @@ async def test_signed_link_reaches_the_cdn_unchanged(
     query = "X-Amz-Credential=AKIA%2F20250101%2Fus&X-Amz-Signature=a+b%3D%3D&e=1"
     await client.download(f"{result.video_url}?{query}", tmp_path / "v.mp4", max_bytes=1 << 20)
     assert fake.requests[-1].query == query
+
+
+async def test_a_link_signed_with_our_key_is_sealed_until_the_download(
+    client: GrokClient, fake: FakeGrokAPI, tmp_path: Path
+) -> None:
+    """The result hands the poller a link without the key (it is stored, and may be shown); the download
+    puts the key back, so the CDN still gets the link exactly as the provider sent it."""
+    result = await completed_task(client, fake, TaskScript(link_carries_key=True))
+    assert result.video_url is not None
+    assert fake.api_key not in result.video_url and KEY_MARK in result.video_url
+    assert await client.download(result.video_url, tmp_path / "v.mp4", max_bytes=1 << 20) == len(FAKE_MP4)
+    assert fake.requests[-1].query == f"api_key={fake.api_key}&sig=fake"
 
 
 @pytest.mark.parametrize("chunked", [False, True])

@@ -38,8 +38,6 @@ import aiohttp
 import yarl
 
 from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
-
-# The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
@@ -78,6 +76,9 @@ from bot.core.grok_errors import (  # noqa: F401
     read_status,
     valid_id,
 )
+
+# The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
+from bot.core.links import seal_link, unseal_link
 from bot.core.scheduler import plain_duration
 
 log = logging.getLogger(__name__)
@@ -351,7 +352,8 @@ class GrokClient:
                         status=status,
                         task_id=got_id,
                     )
-                video_url = raw_url.strip() if isinstance(raw_url, str) else None
+                # Sealed: a link signed with our key keeps the key out of the store, logs and posts.
+                video_url = seal_link(raw_url.strip(), self._api_key) if isinstance(raw_url, str) else None
                 actual = as_float(payload.get("actualDuration", payload.get("actual_duration")))
             elif task_status == "failed":
                 raw_error = payload.get("error")
@@ -518,7 +520,7 @@ class GrokClient:
         dest = Path(dest)
         with _no_chain():
             try:
-                link = url.strip()
+                link = unseal_link(url.strip(), self._api_key)
                 # A signed link must reach the CDN byte for byte (re-quoting breaks signatures); only a link
                 # that is not valid on the wire as given (spaces, non-ASCII) is encoded here.
                 target = yarl.URL(link, encoded=link.isascii() and link.isprintable() and " " not in link)

@@ -127,6 +127,9 @@ class TaskScript:
     #: Serve a generated video of this many bytes (FAKE_MP4, then zeros), streamed in 1 MiB chunks with a
     #: Content-Length, never held in memory whole: for benchmarks of very large deliveries.
     video_size: int | None = None
+    #: The link is signed with the caller's API key (`?api_key=<key>&sig=…`) and refused (403) without it,
+    #: as some providers do: the bot must keep such a link out of its database and its posts.
+    link_carries_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -509,6 +512,8 @@ class FakeGrokAPI:
         }
         if status == "completed":
             answer_body["video_url"] = self.video_url(task.id)
+            if task.script.link_carries_key:
+                answer_body["video_url"] += f"?api_key={self.api_key}&sig=fake"
             answer_body["actualDuration"] = _json_number(task.actual_duration)
         answer_body["error"] = error
         return web.json_response(answer_body)
@@ -525,6 +530,8 @@ class FakeGrokAPI:
             return web.Response(status=404, text="Not Found")
         if task.script.link_status is not None:
             return web.Response(status=task.script.link_status, text="Upstream trouble")
+        if task.script.link_carries_key and request.query.get("api_key") != self.api_key:
+            return web.Response(status=403, text="Forbidden")
         done = task.completed_at
         if task.script.link_ttl is not None and done is not None and now - done >= task.script.link_ttl:
             return web.Response(
