@@ -27,18 +27,14 @@ def _forms(key: str) -> list[tuple[str, str]]:
 
 def seal_link(url: str, key: str) -> str:
     """`url` with the key (as given or percent-encoded) replaced by a mark; unseal_link undoes it exactly."""
-    if not key:
-        return url
-    for form, mark in _forms(key):
+    for form, mark in _forms(key) if key else ():
         url = url.replace(form, mark)
     return url
 
 
 def unseal_link(url: str, key: str) -> str:
     """The link as the provider sent it, for the download only."""
-    if not key:
-        return url
-    for form, mark in _forms(key):
+    for form, mark in _forms(key) if key else ():
         url = url.replace(mark, form)
     return url
 
