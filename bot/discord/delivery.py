@@ -5,19 +5,15 @@ Exactly once, across crashes: before the first post we record where we are about
 the UPDATE that marks it delivered) first looks in that channel for our message, recognised by the task
 marker in its embed footer, and adopts it instead of posting again.
 
-Nothing here holds up the poller for long. Status edits are queued and coalesced per channel
-(bot/discord/status_edits.py). A video over the upload limit is shrunk by a background job (bounded by
-SHRINK_CONCURRENCY, ffmpeg niced): `deliver()` starts it, leases the task for its length and returns; the job
-writes `<stem>-fit.mp4`, makes the task due and wakes the poller, and the next `deliver()` posts it (or the
-link, if it could not be shrunk). At most POST_CONCURRENCY posts upload at once.
+Nothing here holds a poller worker for long: status edits are queued per channel (status_edits.py), and a
+video over the upload limit is shrunk by a background job that wakes the poller when `<stem>-fit.mp4` is
+ready (docs/architecture.md, "The poller and delivery").
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -371,31 +367,26 @@ class DiscordDelivery:
             return shrunk
         if size_limit <= self._unshrinkable.get(task.id, 0):
             return None  # a shrink to this limit (or a more generous one) already failed
-        log.info(
-            "task %s: %d bytes over the %d upload limit; shrinking in the background",
-            task.id,
-            size,
-            size_limit,
-        )
+        log.info("task %s: %d bytes over the %d upload limit; shrinking", task.id, size, size_limit)
         duration = task.actual_duration or float(task.request.duration or 10)
-        job = asyncio.create_task(
-            self._shrink(task, original, size_limit, duration), name=f"shrink-{task.id}"
-        )
-        self._shrinks[task.id] = job
+        self._shrinks[task.id] = asyncio.create_task(self._shrink(task, original, size_limit, duration))
         raise _Shrinking
 
     async def _shrink(self, task: Task, original: Path, size_limit: int, duration: float) -> None:
         """The background job: shrink, then make the task due now and wake the poller to post it."""
         try:
-            if not await self._shrinker.shrink(original, _fit_path(original), size_limit, duration):
-                self._unshrinkable[task.id] = max(size_limit, self._unshrinkable.get(task.id, 0))
+            fitted = await self._shrinker.shrink(original, _fit_path(original), size_limit, duration)
         except Exception:
             log.exception("task %s: shrinking failed; posting the link", task.id)
-            self._unshrinkable[task.id] = max(size_limit, self._unshrinkable.get(task.id, 0))
+            fitted = False
         finally:
-            self._shrinks.pop(task.id, None)
-        with contextlib.suppress(sqlite3.Error):  # the lease brings the task back anyway
+            self._shrinks.pop(task.id, None)  # also when cancelled (the bot closing): redone after a restart
+        if not fitted:
+            self._unshrinkable[task.id] = max(size_limit, self._unshrinkable.get(task.id, 0))
+        try:
             await self._store.transition(task.id, task.state, next_poll_at=self._clock())
+        except Exception:  # the store failing: the lease brings the task back anyway
+            log.exception("task %s: could not make it due after its shrink", task.id)
         if self._wake is not None:
             self._wake()
 
