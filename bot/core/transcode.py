@@ -1,10 +1,15 @@
-"""Shrink a video to fit Discord's upload limit with ffmpeg (the binary shipped by imageio-ffmpeg)."""
+"""Shrink a video to fit Discord's upload limit with ffmpeg (the binary shipped by imageio-ffmpeg).
+
+ffmpeg is the bot's heaviest work: each run is niced (FFMPEG_NICENESS) so polling and posting keep the CPU,
+and `Shrinker` lets at most SHRINK_CONCURRENCY runs go at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -15,6 +20,10 @@ AUDIO_BITRATE = 64_000
 MIN_VIDEO_BITRATE = 100_000
 TRANSCODE_TIMEOUT_SECONDS = 300.0
 MAX_ATTEMPTS = 3
+#: The longest one shrink can take (every attempt timing out), for the task's lease while it runs.
+SHRINK_MAX_SECONDS = TRANSCODE_TIMEOUT_SECONDS * MAX_ATTEMPTS
+#: ffmpeg's scheduling priority (nice value): below the bot's own, so a long shrink never starves it.
+FFMPEG_NICENESS = 10
 
 
 def ffmpeg_executable() -> str | None:
@@ -57,6 +66,22 @@ async def shrink_to_fit(source: Path, dest: Path, max_bytes: int, duration_secon
     return False
 
 
+class Shrinker:
+    """Shrinks bounded to `concurrency` at once; each result appears under its name whole or not at all."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def shrink(self, source: Path, dest: Path, max_bytes: int, duration_seconds: float) -> bool:
+        """Wait for a free slot, then shrink_to_fit into a temporary name and rename it to `dest`."""
+        async with self._slots:
+            partial = dest.with_name(f"{dest.stem}.part{dest.suffix}")  # ffmpeg picks the format by suffix
+            if not await shrink_to_fit(source, partial, max_bytes, duration_seconds):
+                return False
+            partial.replace(dest)
+            return True
+
+
 async def _encode(exe: str, source: Path, dest: Path, bitrate: int) -> int | None:
     """One ffmpeg run at `bitrate`; the output's size, or None if ffmpeg failed."""
     # Fewer pixels for low bitrates: a smaller, sharper picture beats a blocky big one.
@@ -70,6 +95,9 @@ async def _encode(exe: str, source: Path, dest: Path, bitrate: int) -> int | Non
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
+    # Set from outside, not in a preexec_fn: that is unsafe in a process with threads (aiosqlite has some).
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, proc.pid, FFMPEG_NICENESS)
     try:
         async with asyncio.timeout(TRANSCODE_TIMEOUT_SECONDS):
             _, stderr = await proc.communicate()

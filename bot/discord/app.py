@@ -73,7 +73,13 @@ class GrokVideoBot(commands.Bot):
             budget=RequestBudget(s.provider_max_rps),
         )
         self.delivery = DiscordDelivery(
-            self, self.store, poll_interval=s.poll_interval_seconds, status_edit_seconds=s.status_edit_seconds
+            self,
+            self.store,
+            poll_interval=s.poll_interval_seconds,
+            status_edit_seconds=s.status_edit_seconds,
+            shrink_concurrency=s.shrink_concurrency,
+            post_concurrency=s.post_concurrency,
+            wake=self._wake_poller,  # a finished shrink makes its task due: the poller (built below) posts it
         )
         s.video_dir.mkdir(parents=True, exist_ok=True)
         plan = PollPlan(
@@ -156,6 +162,8 @@ class GrokVideoBot(commands.Bot):
     async def close(self) -> None:
         if hasattr(self, "poller"):
             await self.poller.stop()
+        if hasattr(self, "delivery"):
+            await self.delivery.close()
         await super().close()
         if hasattr(self, "grok"):
             await self.grok.close()

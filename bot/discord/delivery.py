@@ -4,21 +4,28 @@ Exactly once, across crashes: before the first post we record where we are about
 (`delivery_started_at`, `delivered_channel_id`). A later attempt (after a crash between the post and
 the UPDATE that marks it delivered) first looks in that channel for our message, recognised by the task
 marker in its embed footer, and adopts it instead of posting again.
+
+Nothing here holds a poller worker for long: status edits are queued per channel (status_edits.py), and a
+video over the upload limit is shrunk by a background job that wakes the poller when `<stem>-fit.mp4` is
+ready (docs/architecture.md, "The poller and delivery").
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import discord
 
 from bot.core.scheduler import delivery_backoff, estimate_seconds
 from bot.core.store import TO_DELIVER, State, Task, TaskStore
-from bot.core.transcode import shrink_to_fit
+from bot.core.transcode import SHRINK_MAX_SECONDS, Shrinker
 from bot.discord import embeds
+from bot.discord.status_edits import StatusEdits
 from bot.discord.views import result_view
 
 log = logging.getLogger(__name__)
@@ -29,10 +36,16 @@ MAX_DELIVERY_ATTEMPTS = 8
 #: How far back to look for a post made before a crash.
 HISTORY_SCAN_LIMIT = 50
 ESTIMATE_CACHE_SECONDS = 300.0
+#: A task whose video is being shrunk is leased this long: the shrink's own bound plus room for the store.
+SHRINK_LEASE_SECONDS = SHRINK_MAX_SECONDS + 60.0
 
 
 class Undeliverable(Exception):
     """The outcome cannot be posted in the channel (gone, or no permission)."""
+
+
+class _Shrinking(Exception):
+    """The video is being shrunk for this upload limit in the background: post it once that ends."""
 
 
 class DiscordDelivery:
@@ -43,15 +56,32 @@ class DiscordDelivery:
         *,
         poll_interval: float,
         status_edit_seconds: float,
+        shrink_concurrency: int = 1,
+        post_concurrency: int = 4,
+        wake: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bot = bot
         self._store = store
         self._poll_interval = poll_interval
         self._status_edit_seconds = status_edit_seconds
+        self._wake = wake
         self._clock = clock
         self._last_status: dict[int, tuple[float, str]] = {}
         self._ratios: dict[str, tuple[float, list[float]]] = {}
+        self._edits = StatusEdits(bot)
+        self._shrinker = Shrinker(shrink_concurrency)
+        self._post_slots = asyncio.Semaphore(post_concurrency)
+        self._shrinks: dict[int, asyncio.Task[None]] = {}  # task id → its running background shrink
+        self._unshrinkable: dict[int, int] = {}  # task id → the largest upload limit a shrink failed to meet
+
+    async def close(self) -> None:
+        """Stop the status-edit drains and the background shrinks (a shrink is redone after a restart)."""
+        await self._edits.close()
+        shrinks = list(self._shrinks.values())
+        for job in shrinks:
+            job.cancel()
+        await asyncio.gather(*shrinks, return_exceptions=True)
 
     # ---- status message ----------------------------------------------------------------------------
 
@@ -97,7 +127,8 @@ class DiscordDelivery:
             await self.show_progress(task, force=True)
 
     async def show_progress(self, task: Task, *, force: bool = False) -> None:
-        """Edit the status message if what it shows changed, at most every STATUS_EDIT_SECONDS."""
+        """Queue an edit of the status message if what it shows changed, at most every STATUS_EDIT_SECONDS;
+        returns at once (the channel's drain sends it, newest state only)."""
         if task.status_message_id is None:
             return
         embed = await self.status_view(task)
@@ -112,13 +143,7 @@ class DiscordDelivery:
         ):
             return
         self._last_status[task.id] = (now, signature)
-        channel = self._bot.get_channel(task.channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            return
-        try:
-            await channel.get_partial_message(task.status_message_id).edit(embed=embed)
-        except discord.HTTPException as exc:
-            log.debug("task %s: status edit failed: %s", task.id, exc)
+        self._edits.want(task.channel_id, task.status_message_id, embed)
 
     # ---- outcome -----------------------------------------------------------------------------------
 
@@ -142,6 +167,12 @@ class DiscordDelivery:
             except (Undeliverable, discord.HTTPException) as dm_exc:
                 await self._give_up_for_now(task, f"channel: {exc}; DM: {dm_exc}")
                 return
+            except _Shrinking:
+                await self._hold_while_shrinking(task)
+                return
+        except _Shrinking:
+            await self._hold_while_shrinking(task)
+            return
         except discord.HTTPException as exc:
             # Discord hiccup (5xx, rate limits beyond discord.py's own retries): try again later.
             log.warning("task %s: posting failed (%s); retrying later", task.id, exc)
@@ -169,9 +200,12 @@ class DiscordDelivery:
         )
         if delivered is None:
             return
-        if outcome == "video" and task.video_path:
-            # Discord keeps the copy now; the owner's disk need not.
-            Path(task.video_path).unlink(missing_ok=True)
+        self._unshrinkable.pop(task.id, None)
+        if task.video_path:
+            _fit_path(Path(task.video_path)).unlink(missing_ok=True)
+            if outcome == "video":
+                # Discord keeps the copy now; the owner's disk need not.
+                Path(task.video_path).unlink(missing_ok=True)
         await self._finish_status(delivered, message)
 
     async def _finish_status(self, task: Task, message: discord.Message | discord.PartialMessage) -> None:
@@ -184,12 +218,8 @@ class DiscordDelivery:
             embed.title = embeds.failure_embed(task).title
             embed.colour = embeds.RED
         embed.add_field(name="Result", value=message.jump_url, inline=False)
-        channel = self._bot.get_channel(task.channel_id)
-        if isinstance(channel, discord.abc.Messageable):
-            try:
-                await channel.get_partial_message(task.status_message_id).edit(embed=embed)
-            except discord.HTTPException as exc:
-                log.debug("task %s: final status edit failed: %s", task.id, exc)
+        # Replaces a progress edit still queued for the message: nothing stale lands after it.
+        self._edits.want(task.channel_id, task.status_message_id, embed, final=True)
         self._last_status.pop(task.id, None)
 
     async def _give_up_for_now(self, task: Task, why: str) -> None:
@@ -267,6 +297,8 @@ class DiscordDelivery:
     async def _send(
         self, channel: discord.abc.Messageable, task: Task, size_limit: int, *, in_dm: bool
     ) -> discord.Message:
+        # Raises _Shrinking (nothing recorded, nothing posted) while the video is being made to fit.
+        file_path = self._fit_file(task, size_limit) if task.state is State.DOWNLOADED else None
         # Record where we are about to post BEFORE posting: a crash after the post is then recoverable.
         await self._store.transition(
             task.id, task.state, delivery_started_at=self._clock(), delivered_channel_id=_channel_id(channel)
@@ -278,17 +310,18 @@ class DiscordDelivery:
         prefix = "I couldn't post in the channel you asked from, so here it is. " if in_dm else ""
         if task.state is not State.DOWNLOADED:
             content = f"{mention} {prefix}Sorry, your video could not be made."
-            return await channel.send(
+            return await self._post(
+                channel,
                 content=content,
                 embed=embeds.failure_embed(task),
                 allowed_mentions=allowed,
                 view=result_view(task),
             )
 
-        file_path = await self._fit_file(task, size_limit)
         if file_path is not None:
             try:
-                return await channel.send(
+                return await self._post(
+                    channel,
                     content=f"{mention} {prefix}Your video is ready!",
                     embed=embeds.result_embed(task),
                     file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
@@ -299,38 +332,72 @@ class DiscordDelivery:
                 if exc.status != 413:
                     raise
                 log.warning("task %s: upload refused as too large (%s); posting the link", task.id, exc.code)
-            finally:
-                if task.video_path and file_path != Path(task.video_path):
-                    file_path.unlink(missing_ok=True)
         note = (
             f"The video is too large to upload here, so here is the download link: {task.video_url}\n"
             "It is temporary: save the video soon."
         )
-        return await channel.send(
+        return await self._post(
+            channel,
             content=f"{mention} {prefix}Your video is ready!",
             embed=embeds.result_embed(task, note=note),
             allowed_mentions=allowed,
             view=result_view(task),
         )
 
-    async def _fit_file(self, task: Task, size_limit: int) -> Path | None:
-        """The file to attach: the original if it fits, else a shrunk copy, else None (post the link)."""
+    async def _post(self, channel: discord.abc.Messageable, **message: Any) -> discord.Message:
+        """One send of an outcome; at most POST_CONCURRENCY upload at once."""
+        async with self._post_slots:
+            return await channel.send(**message)
+
+    def _fit_file(self, task: Task, size_limit: int) -> Path | None:
+        """The file to attach: the original if it fits, else its shrunk copy, else None (post the link).
+
+        Raises _Shrinking when the copy is still being made, or has just been started in the background.
+        """
         if not task.video_path or not Path(task.video_path).exists():
             return None
         original = Path(task.video_path)
-        if original.stat().st_size <= size_limit:
+        size = original.stat().st_size
+        if size <= size_limit:
             return original
-        shrunk = original.with_name(f"{original.stem}-fit.mp4")
-        duration = task.actual_duration or float(task.request.duration or 10)
-        log.info(
-            "task %s: %d bytes over the %d upload limit; shrinking",
-            task.id,
-            original.stat().st_size,
-            size_limit,
-        )
-        if await shrink_to_fit(original, shrunk, size_limit, duration):
+        if task.id in self._shrinks:
+            raise _Shrinking
+        shrunk = _fit_path(original)
+        if shrunk.exists() and shrunk.stat().st_size <= size_limit:
             return shrunk
-        return None
+        if size_limit <= self._unshrinkable.get(task.id, 0):
+            return None  # a shrink to this limit (or a more generous one) already failed
+        log.info("task %s: %d bytes over the %d upload limit; shrinking", task.id, size, size_limit)
+        duration = task.actual_duration or float(task.request.duration or 10)
+        self._shrinks[task.id] = asyncio.create_task(self._shrink(task, original, size_limit, duration))
+        raise _Shrinking
+
+    async def _shrink(self, task: Task, original: Path, size_limit: int, duration: float) -> None:
+        """The background job: shrink, then make the task due now and wake the poller to post it."""
+        try:
+            fitted = await self._shrinker.shrink(original, _fit_path(original), size_limit, duration)
+        except Exception:
+            log.exception("task %s: shrinking failed; posting the link", task.id)
+            fitted = False
+        finally:
+            self._shrinks.pop(task.id, None)  # also when cancelled (the bot closing): redone after a restart
+        if not fitted:
+            self._unshrinkable[task.id] = max(size_limit, self._unshrinkable.get(task.id, 0))
+        try:
+            await self._store.transition(task.id, task.state, next_poll_at=self._clock())
+        except Exception:  # the store failing: the lease brings the task back anyway
+            log.exception("task %s: could not make it due after its shrink", task.id)
+        if self._wake is not None:
+            self._wake()
+
+    async def _hold_while_shrinking(self, task: Task) -> None:
+        """Lease the task for the shrink's length; the job makes it due again when it ends."""
+        await self._store.transition(task.id, task.state, next_poll_at=self._clock() + SHRINK_LEASE_SECONDS)
+
+
+def _fit_path(original: Path) -> Path:
+    """Where the shrunk copy of a downloaded video goes."""
+    return original.with_name(f"{original.stem}-fit.mp4")
 
 
 def _channel_id(channel: discord.abc.Messageable) -> int | None:
