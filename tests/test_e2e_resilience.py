@@ -63,6 +63,23 @@ async def test_video_that_cannot_fit_is_posted_as_a_link(
     assert "/cdn/" in text and "temporary" in text
 
 
+async def test_a_link_signed_with_the_api_key_is_posted_without_it_and_never_stored(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    unshrinkable = FAKE_MP4 + b"\x00" * (11 * MiB)
+    grok_api.script_next(TaskScript(complete_after=0.0, video=unshrinkable, link_carries_key=True))
+    bot = await start_bot()
+    await emu.slash_command("video", {"prompt": "too big, signed"})
+    result = await wait_result(emu, emu.channel, timeout=30)
+    text = message_text(result)
+    assert "/cdn/" in text and "sig=fake" in text, "the link is still given, without the key"
+    assert GROK_KEY not in text and "api_key" not in text
+    assert [r.query for r in grok_api.requests if r.endpoint == "download"] == [f"api_key={GROK_KEY}&sig=fake"]
+    db = Path(bot.settings.database_path)
+    for file in db.parent.glob(f"{db.name}*"):  # the database, its WAL and shared memory
+        assert GROK_KEY.encode() not in file.read_bytes(), file.name
+
+
 async def test_provider_outage_and_rate_limit_lose_nothing(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 #: The loop wakes at least this often even with nothing due (cheap: one indexed MIN() query).
 IDLE_WAKE_SECONDS = 30.0
-#: Posting an outcome: shrinking the video with ffmpeg, uploading it, discord.py's own retries. Generous:
-#: a delivery cut short by a crash is retried (and adopts its own earlier post) this long after it began.
+#: Posting an outcome: uploading it, a DM fallback, discord.py's own retries (a shrink runs apart, with its
+#: own longer lease set by Delivery). Generous: a delivery cut short by a crash is retried (and adopts its
+#: own earlier post) this long after it began.
 DELIVERY_LEASE_SECONDS = 300.0
 #: Room beyond a step's own time limit for the store writes around it.
 LEASE_MARGIN_SECONDS = 5.0

@@ -13,6 +13,7 @@ ready (docs/architecture.md, "The poller and delivery").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 
 import discord
 
+from bot.core.links import public_link
 from bot.core.scheduler import delivery_backoff, estimate_seconds
 from bot.core.store import TO_DELIVER, State, Task, TaskStore
 from bot.core.transcode import SHRINK_MAX_SECONDS, Shrinker
@@ -98,6 +100,9 @@ class DiscordDelivery:
     async def post_status(self, task: Task, reply_to: int | None) -> None:
         """The channel message the task edits while the video is made (the pipeline's StatusBoard)."""
         channel = self._bot.get_channel(task.channel_id)
+        if channel is None:  # a thread the cache does not hold (archived, or created while we were away)
+            with contextlib.suppress(discord.HTTPException):
+                channel = await self._bot.fetch_channel(task.channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             return
         try:
@@ -332,9 +337,13 @@ class DiscordDelivery:
                 if exc.status != 413:
                     raise
                 log.warning("task %s: upload refused as too large (%s); posting the link", task.id, exc.code)
+        link = public_link(task.video_url)  # never the API key, even if the provider signed the link with it
         note = (
-            f"The video is too large to upload here, so here is the download link: {task.video_url}\n"
+            f"The video is too large to upload here, so here is the download link: {link}\n"
             "It is temporary: save the video soon."
+            if link
+            else "The video is too large to upload here, and its download link carries the bot's API key, "
+            "so it cannot be shown. An admin can raise the server's upload limit (boosts) and ask again."
         )
         return await self._post(
             channel,
