@@ -17,4 +17,4 @@ def test_the_scale_benchmark_prints_its_figures() -> None:
     )
     gap = re.search(r"longest gap between polls of a task:\s+([\d.]+) s\s+fair share N/rate ([\d.]+) s", out)
     assert used and gap, out
-    assert float(used.group(2)) <= 1.5, out  # the budget holds (rate plus a small burst)
+    assert float(used.group(2)) <= 1.5, out  # the budget holds

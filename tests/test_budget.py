@@ -90,6 +90,21 @@ async def test_burst_one_means_evenly_spaced_and_idle_time_refills_only_the_burs
     assert again == pytest.approx([200.0, 200.0, 200.0, 200.1, 200.2])
 
 
+async def test_a_waiter_that_wakes_late_does_not_squeeze_the_next_one_closer() -> None:
+    """The schedule says 0.0, 0.2, 0.4; the second waiter's wake-up comes 0.15 s late (a busy event loop).
+    By the schedule alone the third would leave 0.05 s after it; it waits for a full 1/rate instead."""
+    vt = VirtualTime()
+    late_once = [0.15]
+
+    async def sleep(seconds: float) -> None:
+        await vt.sleep(seconds + (late_once.pop() if late_once and seconds > 0 else 0.0))
+
+    b = RequestBudget(5, 1, clock=vt.clock, sleep=sleep)
+    left = await leave_times(vt, b, 3, until=5)
+    assert left == pytest.approx([0.0, 0.35, 0.55])
+    assert min(b - a for a, b in itertools.pairwise(left)) >= 0.2 - 1e-9
+
+
 async def test_a_pause_holds_every_waiter_until_it_ends_and_then_they_leave_at_the_rate() -> None:
     vt = VirtualTime()
     b = budget(vt, rate=5, burst=1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.core.budget import DEFAULT_BURST
 from tests.conftest import StartBot
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.grok_api import FakeGrokAPI, RecordedRequest, TaskScript
@@ -53,7 +52,9 @@ async def test_overdue_tasks_after_a_restart_are_caught_up_at_the_rate(
 
     times = [r.time for r in provider_calls(grok_api, since)]
     peak = peak_in_window(times)
-    assert peak <= rate + DEFAULT_BURST, f"{peak} requests in one second at PROVIDER_MAX_RPS={rate}"
+    # Departures are at least 1/rate apart in the bot; one more is allowed for the trip to the stand-in (a
+    # request held up on its way by a busy machine arrives closer to the next).
+    assert peak <= rate + 1, f"{peak} requests in one second at PROVIDER_MAX_RPS={rate}"
     # Smoothed, not starved: the backlog is worked off close to the rate.
     assert last_first_poll - started < count / rate * 1.5 + 1.0
     assert peak >= rate * 0.8

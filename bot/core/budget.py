@@ -3,9 +3,14 @@ provider-wide pause after a 429 (discord.py's global rate-limit lock is the mode
 
 A token bucket kept as a schedule (GCRA, "virtual scheduling"): each request reserves the next free
 departure time when it arrives, so waiters leave in arrival order, one every 1/rate seconds, and each
-sleeps exactly once until its slot: no polling loop, no spinning. Up to ``burst`` requests may leave back
-to back after an idle spell; over any window of w seconds at most ``burst + rate * w`` requests leave.
-After a restart with many overdue tasks, or after a pause, catch-up is smoothed to the rate.
+sleeps until its slot: no polling loop, no spinning. Up to ``burst`` requests may leave back to back after
+an idle spell (the bot uses 1: evenly spaced). After a restart with many overdue tasks, or after a pause,
+catch-up is smoothed to the rate.
+
+The schedule alone bounds when requests were *meant* to leave; a waiter that wakes late (a busy event
+loop) would leave closer to the next one than 1/rate. So each departure is also checked against the real
+ones before it, by the same rule applied to the real departure times. With burst 1, real departures are at
+least 1/rate apart, and no 1-second window holds more than ``rate`` of them.
 
 ``pause(seconds)`` stops everything until then: no request leaves inside the window, including those
 already waiting for their slot (a waiter whose slot falls inside a pause takes a new slot after it).
@@ -21,8 +26,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-#: Requests that may leave back to back after an idle spell, on top of the steady rate.
-DEFAULT_BURST = 2
+#: Requests that may leave back to back after an idle spell. 1: evenly spaced, never more than the rate in
+#: any second, which is the promise PROVIDER_MAX_RPS makes to the owner (a burst would buy nothing here:
+#: polls are scheduled seconds apart, and a member's create waits at most 1/rate for its slot).
+DEFAULT_BURST = 1
 #: A 429 that does not say how long to wait pauses everything this long.
 PAUSE_WITHOUT_RETRY_AFTER = 10.0
 
@@ -58,6 +65,7 @@ class RequestBudget:
         self._sleep = sleep
         self._tat = -math.inf  # theoretical arrival time of the next request (GCRA)
         self._paused_until = -math.inf
+        self._left_tat = -math.inf  # the same schedule, kept from the real departure times
 
     def __repr__(self) -> str:
         return f"RequestBudget(rate={self.rate:g}/s, burst={self.burst}, paused_for={self.paused_for():.1f}s)"
@@ -106,6 +114,20 @@ class RequestBudget:
                 await self._sleep(depart - now)
             # A pause that began while we slept and covers our slot: take a new slot after it. Pauses only
             # grow, so comparing with the slot (not with the clock, which may read a hair early) is exact.
-            if self._paused_until <= depart:
-                return max(0.0, self._clock() - arrived)
+            if self._paused_until <= depart and await self._spaced(depart):
+                left = self._clock()
+                self._left_tat = max(self._left_tat, left) + self._interval
+                return max(0.0, left - arrived)
             now = self._clock()
+
+    async def _spaced(self, depart: float) -> bool:
+        """Wait until the real departures so far allow one more (they do, unless a waiter woke late);
+        False if a pause began meanwhile (the caller then takes a new slot after it)."""
+        while True:
+            wait = self._left_tat - self._tolerance - self._clock()
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+            if self._paused_until > depart:
+                return False
+        return True
