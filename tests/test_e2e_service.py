@@ -78,10 +78,10 @@ async def spawn(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Spawn]
     await asyncio.gather(*running, return_exceptions=True)
 
 
-async def sigterm(bot: BotProcess) -> float:
-    """Send SIGTERM; return the seconds until the process was gone (it must exit 0)."""
+async def sigterm(bot: BotProcess, sig: signal.Signals = signal.SIGTERM) -> float:
+    """Send SIGTERM (or `sig`); return the seconds until the process was gone (it must exit 0)."""
     started = time.monotonic()
-    bot.proc.send_signal(signal.SIGTERM)
+    bot.proc.send_signal(sig)
     await asyncio.wait_for(bot.proc.wait(), 20)
     took = time.monotonic() - started
     await asyncio.wait_for(bot.stop(), 5)
@@ -134,6 +134,17 @@ async def test_an_unreachable_discord_at_start_is_retried_one_line_per_attempt(
     await sigterm(bot)
 
 
+async def test_a_signal_between_attempts_exits_promptly(emu: DiscordEmulator, spawn: Spawn) -> None:
+    nowhere = Forwarder(emu.port or 0)  # never opened: every attempt is refused
+    bot = await spawn(DISCORD_API_BASE_URL=f"http://127.0.0.1:{nowhere.port}/api/v10")
+    await bot.wait_log("attempt 1,", timeout=15)
+    took = await sigterm(bot)
+    print(f"exit after SIGTERM between attempts: {took:.2f} s")
+    print("\n".join(attempt_lines(bot)))
+    assert took < STOP_WITHIN
+    assert_no_traceback(bot)
+
+
 async def test_discord_answering_503_at_start_is_retried(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Spawn
 ) -> None:
@@ -165,15 +176,16 @@ async def test_a_rejected_token_exits_at_once_with_the_clear_message(
 # ---- stop like a service ------------------------------------------------------------------------------------
 
 
-async def test_sigterm_during_an_outage_exits_promptly(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Spawn
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_during_an_outage_exits_promptly(
+    sig: signal.Signals, emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Spawn
 ) -> None:
     bot = await spawn()
     await bot.wait_log("logged in as")
     await emu.stop()  # Discord goes away: discord.py waits to reconnect
     await bot.wait_log("lost the gateway", timeout=15)
-    took = await sigterm(bot)
-    print(f"exit after SIGTERM in reconnect backoff: {took:.2f} s")
+    took = await sigterm(bot, sig)
+    print(f"exit after {sig.name} in reconnect backoff: {took:.2f} s")
     assert took < STOP_WITHIN
     assert_no_traceback(bot)
 
@@ -224,6 +236,8 @@ async def test_sigterm_mid_upload_exits_promptly_and_the_next_start_delivers_onc
     await asyncio.wait_for(emu.held.wait(), 20)  # the video's upload is in flight
     took = await sigterm(first)
     print(f"exit after SIGTERM mid-upload: {took:.2f} s")
+    if took > 0.5:
+        print("\n".join(first.lines[-8:]))
     assert took < STOP_WITHIN
     assert_no_traceback(first)
     emu.holding = False
