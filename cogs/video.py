@@ -318,7 +318,9 @@ class VideoCog(commands.Cog):
             await interaction.response.defer(ephemeral=True, thinking=True)
             values = form_values(interaction.data)
             channel_id, target_id = int(match[1]), int(match[2])
-            images = await self._images_now(channel_id, target_id, interaction.guild_id)
+            # The form was opened on a message of the channel it is submitted in: never read another one.
+            same_place = channel_id == interaction.channel_id
+            images = await self._images_now(channel_id, target_id, interaction.guild_id) if same_place else []
             if not images:
                 await answer_interaction(interaction, echo_refusal(values))
                 return

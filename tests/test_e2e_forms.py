@@ -77,3 +77,25 @@ async def test_a_form_in_memory_is_answered_once(
     await wait_result(emu, emu.channel)
     assert len(submitted.callbacks) == 1 and len(submitted.followups) == 1
     assert len(grok_api.creates) == 1
+
+
+async def test_a_form_from_before_never_reads_another_channel(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    """A form from before names its message in its custom_id; one naming a message of another channel than
+    the one it is submitted in (which Discord never shows) reads nothing from there."""
+    first = await start_bot()
+    _, opened = await open_form(emu)
+    await first.close()
+    await start_bot()
+    elsewhere = emu.add_text_channel(emu.guild, "staff-only")
+    secret = await emu.post_message(
+        elsewhere, emu.default_user, "not for you", attachments=[("secret.png", PNG, "image/png")]
+    )
+    assert opened.modal is not None
+    _, _, channel_id, message_id, nonce = opened.modal["custom_id"].split(":")
+    assert (int(channel_id), int(message_id)) != (elsewhere.id, int(secret["id"]))
+    opened.modal["custom_id"] = f"grokvideo:animate:{elsewhere.id}:{secret['id']}:{nonce}"
+    submitted = await emu.submit_modal(opened, TYPED)
+    await submitted.wait_text("couldn't make a video", timeout=10)
+    assert grok_api.creates == []
