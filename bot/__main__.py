@@ -1,4 +1,5 @@
-"""`python -m bot`: read the settings and MODELS_FILE, then run the bot until SIGINT/SIGTERM."""
+"""`python -m bot`: read the settings and MODELS_FILE, then run the bot as a service (bot/discord/runner.py):
+it waits out a Discord it cannot reach, and stops within seconds on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def main() -> int:
     setup_logging(config.settings)
     for warning in config.warnings:
         logging.getLogger("bot.core.config").warning("%s", warning)
-    from bot.discord.app import run  # imported late: a settings error should not wait for discord.py to load
+    from bot.discord.runner import (
+        run,  # imported late: a settings error should not wait for discord.py to load
+    )
 
     return run(config.settings, config.catalogue)
 

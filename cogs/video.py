@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
+import weakref
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 import discord
@@ -126,9 +129,73 @@ def build_video_command(
     return command
 
 
+# ---- the "Animate with Grok" form ------------------------------------------------------------------------
+# A form lives in this process's memory while a member fills it in; after a restart Discord still delivers
+# its submission, which discord.py drops as unknown. So the form's custom_id carries what the request needs
+# besides the typed values (the channel and the message whose images to animate, plus a nonce), and
+# VideoCog.on_form_from_before answers a submission no form in memory took: it makes the video from the
+# message as it is now, or answers privately with what the member typed.
+
+FORM_ID = re.compile(r"grokvideo:animate:(\d+):(\d+):[0-9a-f]+")
+FORM_LOST = "I couldn't make a video from that form"
+
+
+def form_custom_id(target: discord.Message) -> str:
+    return f"grokvideo:animate:{target.channel.id}:{target.id}:{os.urandom(4).hex()}"
+
+
+def form_values(data: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """The submitted values by input custom_id (a select's first choice), read from the interaction's data,
+    so a submission is read the same way whether or not its form is still in memory."""
+    values: dict[str, str | None] = {}
+    pending = list((data or {}).get("components", []))
+    while pending:
+        component = pending.pop()
+        pending.extend(component.get("components", []))
+        if "component" in component:
+            pending.append(component["component"])
+        if "custom_id" in component:
+            chosen = component.get("values") or [component.get("value")]
+            values[component["custom_id"]] = chosen[0] or None
+    return values
+
+
+def echo_refusal(values: Mapping[str, str | None]) -> Refused:
+    """The form cannot be acted on: say why, and give back what the member typed so nothing is lost."""
+    options = "".join(f"\n{name}: {value}" for name, value in values.items() if value and name != "prompt")
+    prompt = (values.get("prompt") or "").replace("```", "'" * 3)
+    return Refused(
+        FORM_LOST,
+        ["The message you picked is gone, or has no images any more."],
+        f"Here is what you typed, to use on another message or with /video:\n```\n{prompt}\n```{options}",
+    )
+
+
+async def submit_form(
+    bot: GrokVideoBot,
+    interaction: discord.Interaction,
+    target_id: int,
+    images: list[ImageFile],
+    values: Mapping[str, str | None],
+) -> None:
+    """One submitted form (already acknowledged, privately) through the pipeline."""
+    duration, problem = parse_duration(values.get("duration"))
+    fields = {
+        "model": values.get("model"),
+        "prompt": values.get("prompt") or "",
+        "duration": duration,
+        "aspect_ratio": values.get("aspect_ratio"),
+        "resolution": values.get("resolution"),
+    }
+    request = request_from(fields, images, bot.catalogue.default_model)
+    origin = origin_of_interaction(interaction, "context", origin_message_id=target_id)
+    submission = Submission(request, origin, tuple(images), (problem,) if problem else ())
+    await answer_interaction(interaction, await bot.pipeline.submit(submission))
+
+
 class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
     def __init__(self, bot: GrokVideoBot, target: discord.Message, images: list[ImageFile]) -> None:
-        super().__init__(timeout=900)
+        super().__init__(timeout=900, custom_id=form_custom_id(target))
         self.bot = bot
         self.target = target
         self.images = images
@@ -179,18 +246,7 @@ class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        duration, problem = parse_duration(self.duration.value)
-        fields = {
-            "model": next(iter(self.model.values), None),
-            "prompt": self.prompt.value,
-            "duration": duration,
-            "aspect_ratio": next(iter(self.aspect_ratio.values), None),
-            "resolution": next(iter(self.resolution.values), None),
-        }
-        request = request_from(fields, self.images, self.bot.catalogue.default_model)
-        origin = origin_of_interaction(interaction, "context", origin_message_id=self.target.id)
-        submission = Submission(request, origin, tuple(self.images), (problem,) if problem else ())
-        await answer_interaction(interaction, await self.bot.pipeline.submit(submission))
+        await submit_form(self.bot, interaction, self.target.id, self.images, form_values(interaction.data))
 
 
 class VideoCog(commands.Cog):
@@ -201,6 +257,9 @@ class VideoCog(commands.Cog):
         app_commands.guild_only(self.animate_menu)
         self.bot.tree.add_command(self.video_command)
         self.bot.tree.add_command(self.animate_menu)
+        #: The forms open in this process, by custom_id: discord.py holds each until it is submitted or
+        #: times out, then it leaves this map too. A submission of any other form is one from before.
+        self.open_forms: weakref.WeakValueDictionary[str, AnimateModal] = weakref.WeakValueDictionary()
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.video_command.name)
@@ -241,7 +300,44 @@ class VideoCog(commands.Cog):
         if refusal := await self.bot.pipeline.precheck(origin, tuple(images)):
             await answer_interaction(interaction, refusal)
             return
-        await interaction.response.send_modal(AnimateModal(self.bot, message, images))
+        form = AnimateModal(self.bot, message, images)
+        self.open_forms[form.custom_id] = form
+        await interaction.response.send_modal(form)
+
+    @commands.Cog.listener("on_interaction")
+    async def on_form_from_before(self, interaction: discord.Interaction) -> None:
+        """A form submitted after a restart (or after it timed out): no form in memory answers it, so answer
+        it here, from what the submission carries."""
+        if interaction.type is not discord.InteractionType.modal_submit or interaction.data is None:
+            return
+        custom_id = str(interaction.data.get("custom_id", ""))
+        match = FORM_ID.fullmatch(custom_id)
+        if match is None or custom_id in self.open_forms:
+            return
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            values = form_values(interaction.data)
+            channel_id, target_id = int(match[1]), int(match[2])
+            # The form was opened on a message of the channel it is submitted in: never read another one.
+            same_place = channel_id == interaction.channel_id
+            images = await self._images_now(channel_id, target_id, interaction.guild_id) if same_place else []
+            if not images:
+                await answer_interaction(interaction, echo_refusal(values))
+                return
+            await submit_form(self.bot, interaction, target_id, images, values)
+        except Exception:
+            log.exception("a form submitted from before a restart failed")
+            await embeds.send_private(interaction, embeds.OOPS)
+
+    async def _images_now(self, channel_id: int, message_id: int, guild_id: int | None) -> list[ImageFile]:
+        """The images of the form's message as it is now; none if it is gone or can't be read."""
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.HTTPException as exc:
+            log.info("the message of a form from before a restart can't be read: %s", exc)
+            return []
+        return [image_file(a) for a in message.attachments]
 
     # ---- reply mode --------------------------------------------------------------------------------
 

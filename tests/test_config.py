@@ -224,7 +224,7 @@ def test_python_m_bot_logs_misspellings_once_and_lists_them_with_errors(tmp_path
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nGROK_API_KEY={KEY}\nPOLL_INTERVAL=5\n")
     env = _child_env(MAX_ACTIVE_PER_USER="1")
     # Everything of `python -m bot` but connecting to Discord.
-    starts = "import sys, bot.discord.app as app; app.run = lambda settings, catalogue: 0; " \
+    starts = "import sys, bot.discord.runner as runner; runner.run = lambda settings, catalogue: 0; " \
              "from bot.__main__ import main; sys.exit(main())"  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", starts], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60)  # fmt: skip

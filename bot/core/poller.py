@@ -147,15 +147,22 @@ class Poller:
             self._loop_task = asyncio.create_task(self._run(), name="grok-poller")
 
     async def stop(self) -> None:
+        """Stop the loop and cancel the work in hand. Its tasks are due again at once, not when their leases
+        run out, so the next start takes them up (a delivery cut short adopts its own earlier post)."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        in_hand = set(self._working)
         for worker in list(self._workers):
             worker.cancel()
         if self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
+        try:
+            await self._store.release(in_hand)
+        except Exception as exc:  # a failing store: the leases still bring the tasks back, only later
+            log.warning("could not hand back %d task(s) at shutdown: %s", len(in_hand), exc)
 
     def wake(self) -> None:
         """Something became due now (a new task, a retry): don't wait for the next scheduled tick."""

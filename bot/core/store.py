@@ -357,6 +357,19 @@ class TaskStore:
         )
         return sorted((Task.from_row(row) for row in rows), key=lambda task: task.id)
 
+    async def release(self, task_ids: Iterable[int], now: float | None = None) -> None:
+        """Make leased tasks due now: a clean shutdown cut their work short, so the next start takes them up
+        at once instead of when their leases run out. Finished tasks (no next_poll_at) are left alone."""
+        ids = list(task_ids)
+        if not ids:
+            return
+        moment = self._clock() if now is None else now
+        marks = ", ".join("?" for _ in ids)
+        await self._db.execute(
+            f"UPDATE tasks SET next_poll_at = ? WHERE id IN ({marks}) AND next_poll_at > ?",
+            (moment, *ids, moment),
+        )
+
     async def next_due_at(self, states: Iterable[State] | None = None) -> float | None:
         """The earliest next_poll_at of any task (of one of `states`, if given); a leased task's is the end of
         its lease."""

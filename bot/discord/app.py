@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import signal
-import sys
 
 import aiohttp
 import discord
@@ -160,17 +156,22 @@ class GrokVideoBot(commands.Bot):
         log.info("logged in as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))
 
     async def close(self) -> None:
-        if hasattr(self, "poller"):
-            await self.poller.stop()
-        if hasattr(self, "delivery"):
-            await self.delivery.close()
-        await super().close()
-        if hasattr(self, "grok"):
-            await self.grok.close()
-        if self.http_session is not None:
-            await self.http_session.close()
-        if hasattr(self, "store"):
-            await self.store.close()
+        """Stop the poller, delivery's background work and the connection, then close what setup_hook
+        opened (as far as it got). The sessions and the store are closed even if the first part is cut short
+        (a bounded shutdown)."""
+        try:
+            if hasattr(self, "poller"):
+                await self.poller.stop()
+            if hasattr(self, "delivery"):
+                await self.delivery.close()
+            await super().close()
+        finally:
+            if hasattr(self, "grok"):
+                await self.grok.close()
+            if self.http_session is not None:
+                await self.http_session.close()
+            if hasattr(self, "store"):
+                await self.store.close()
 
 
 def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -179,52 +180,3 @@ def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
         discord.http.Route.BASE = api_base_url
     if gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-
-
-INTENT_HELP = (
-    "Discord refused the Message Content intent that reply mode needs.\n"
-    "Either turn it on: Developer Portal → your application → Bot → Privileged Gateway Intents → "
-    "MESSAGE CONTENT INTENT,\nor set REPLY_MODE=false (slash commands and the context menu work without it)."
-)
-TOKEN_HELP = (
-    "Discord refused DISCORD_TOKEN. Copy a fresh one from the Developer Portal → your application → Bot → "
-    "Reset Token, and put it in .env."
-)
-
-
-async def _run_until_signalled(bot: GrokVideoBot, token: str) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows
-            loop.add_signal_handler(sig, stop.set)
-    async with bot:
-        runner = asyncio.create_task(bot.start(token), name="discord")
-        stopper = asyncio.create_task(stop.wait(), name="signals")
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            stopper.cancel()
-            runner.result()  # re-raise what stopped the client
-            return
-        log.info("signal received; shutting down")
-        await bot.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-
-
-def run(settings: Settings, catalogue: Catalogue) -> int:
-    """Run the bot until SIGINT/SIGTERM; settings and catalogue were checked together (load_config)."""
-    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
-    bot = GrokVideoBot(settings, catalogue)
-    try:
-        asyncio.run(_run_until_signalled(bot, settings.discord_token.get()))
-    except discord.PrivilegedIntentsRequired:
-        print(INTENT_HELP, file=sys.stderr)
-        return 3
-    except discord.LoginFailure:
-        print(TOKEN_HELP, file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        pass
-    log.info("stopped")
-    return 0

@@ -78,12 +78,18 @@ class DiscordDelivery:
         self._unshrinkable: dict[int, int] = {}  # task id → the largest upload limit a shrink failed to meet
 
     async def close(self) -> None:
-        """Stop the status-edit drains and the background shrinks (a shrink is redone after a restart)."""
+        """Stop the status-edit drains and the background shrinks. A shrink is redone after a restart: its
+        task is made due at once rather than when its long lease runs out."""
         await self._edits.close()
+        shrinking = list(self._shrinks)
         shrinks = list(self._shrinks.values())
         for job in shrinks:
             job.cancel()
         await asyncio.gather(*shrinks, return_exceptions=True)
+        try:
+            await self._store.release(shrinking)
+        except Exception as exc:  # the lease still brings them back, only later
+            log.warning("could not hand back %d shrinking task(s) at shutdown: %s", len(shrinking), exc)
 
     # ---- status message ----------------------------------------------------------------------------
 

@@ -1,0 +1,213 @@
+"""Run the bot like a service: wait out a Discord that cannot be reached, and stop promptly when told to.
+
+- **Start.** Each attempt builds a fresh `GrokVideoBot`, logs in (REST, then setup_hook) and checks that the
+  gateway answers. An unreachable Discord (no network, connection refused, a timeout, a 5xx) is one log line
+  per attempt, no traceback, and another attempt after a capped, jittered exponential backoff, forever. A
+  token Discord rejects, or a refused privileged intent, ends the process at once (`run` explains which).
+- **Run.** Once connected, discord.py keeps the gateway up; its "Attempting a reconnect" log becomes one line.
+- **Stop.** SIGINT or SIGTERM stops the connection (or the wait between attempts), then closes the bot within
+  `SHUTDOWN_SECONDS`: the poller stops, HTTP sessions and the store close. Tasks live in SQLite with leases,
+  so whatever was in hand is taken up again by the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+import aiohttp
+import discord
+
+from bot.core.catalogue import Catalogue
+from bot.core.config import Settings
+from bot.discord.app import GrokVideoBot, point_discord_at
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST_SECONDS = 2.0
+RETRY_MAX_SECONDS = 60.0
+GATEWAY_CHECK_SECONDS = 10.0
+#: Cancelling the connection, then closing the bot: each bounded, so a signal ends the process within 5 s.
+CANCEL_SECONDS = 1.0
+SHUTDOWN_SECONDS = 3.0
+#: The last resort if something still holds the process (a thread, an executor): exit anyway.
+FORCED_EXIT_SECONDS = 4.5
+
+#: What an unreachable or failing Discord raises: worth another attempt, never a reason to exit.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    aiohttp.ClientError,
+    TimeoutError,
+    discord.DiscordServerError,
+    discord.GatewayNotFound,
+    discord.ConnectionClosed,
+)
+
+INTENT_HELP = (
+    "Discord refused the Message Content intent that reply mode needs.\n"
+    "Either turn it on: Developer Portal → your application → Bot → Privileged Gateway Intents → "
+    "MESSAGE CONTENT INTENT,\nor set REPLY_MODE=false (slash commands and the context menu work without it)."
+)
+TOKEN_HELP = (
+    "Discord refused DISCORD_TOKEN. Copy a fresh one from the Developer Portal → your application → Bot → "
+    "Reset Token, and put it in .env."
+)
+
+
+def retry_delay(attempt: int, rng: random.Random) -> float:
+    """The wait after failed attempt `attempt` (1, 2, …): 2 s doubling up to 60 s, each between half and all
+    of that (jitter, so many bots restarting together do not knock at once)."""
+    ceiling = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 16))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying why Discord could not be reached."""
+    if isinstance(exc, discord.HTTPException):
+        return f"Discord answered HTTP {exc.status}"
+    if isinstance(exc, discord.ConnectionClosed):
+        return f"the gateway closed the connection (code {exc.code})"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect with a full traceback; an outage is one line per attempt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+            error = record.exc_info[1]
+            record.msg = (
+                f"lost the gateway ({describe(error) if error else 'unknown'}); {record.getMessage()}"
+            )
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+async def check_gateway(bot: GrokVideoBot) -> None:
+    """Open and close one websocket to the gateway: discord.py cannot retry a first connection that fails."""
+    url = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY.with_query(v=10, encoding="json")
+    async with asyncio.timeout(GATEWAY_CHECK_SECONDS):
+        socket = await bot.http.ws_connect(str(url))
+        await socket.close()
+
+
+class Service:
+    """One bot process: attempts until Discord answers, then the connection, until a signal or fatal error."""
+
+    def __init__(
+        self, make_bot: Callable[[], GrokVideoBot], token: str, rng: random.Random | None = None
+    ) -> None:
+        self._make_bot = make_bot
+        self._token = token
+        self._rng = rng or random.Random()
+        self._bot: GrokVideoBot | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows
+                loop.add_signal_handler(sig, stop.set)
+        serving = asyncio.create_task(self._serve(), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        try:
+            await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                log.info("signal received; shutting down")
+                _exit_if_stuck()
+            else:
+                serving.result()  # re-raise what ended the connection (a rejected token, a refused intent)
+        finally:
+            stopper.cancel()
+            await self._shut_down(serving)
+
+    async def _serve(self) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            bot = self._bot = self._make_bot()
+            try:
+                await bot.login(self._token)
+                await check_gateway(bot)
+                if attempt > 1:
+                    log.info("reached Discord after %d attempts", attempt)
+                await self._connect(bot)
+                return
+            except UNREACHABLE as exc:
+                delay = retry_delay(attempt, self._rng)
+                log.warning(
+                    "cannot reach Discord (%s); attempt %d, next in %.1f s", describe(exc), attempt, delay
+                )
+                await bot.close()
+                await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _connect(bot: GrokVideoBot) -> None:
+        try:
+            await bot.connect(reconnect=True)
+        except AttributeError as exc:
+            # discord.py cannot retry a FIRST gateway connection that fails (it reads `ws` while it is None):
+            # the gateway went away between check_gateway and now. Another attempt, like any outage.
+            if bot.ws is not None:
+                raise
+            raise ConnectionError("the gateway went away before the first connection") from exc
+
+    async def _shut_down(self, serving: asyncio.Task[None]) -> None:
+        """Stop the connection or the wait between attempts, then close the bot: each step bounded in time."""
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            async with asyncio.timeout(CANCEL_SECONDS):
+                await serving
+        if self._bot is None:
+            return
+        try:
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                await self._bot.close()
+        except TimeoutError:
+            log.warning(
+                "closing took over %.0f s; the next start takes up whatever was in hand", SHUTDOWN_SECONDS
+            )
+
+
+def _exit_if_stuck() -> None:
+    """Should anything keep the process alive past FORCED_EXIT_SECONDS after a signal, exit anyway."""
+
+    def force() -> None:
+        log.warning("still running %.1f s after the signal; exiting now", FORCED_EXIT_SECONDS)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(FORCED_EXIT_SECONDS, force)
+    timer.daemon = True
+    timer.start()
+
+
+def run(settings: Settings, catalogue: Catalogue) -> int:
+    """Run the bot until SIGINT/SIGTERM; settings and catalogue were checked together (load_config)."""
+    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    logging.getLogger("discord.client").addFilter(OneLineReconnects())
+    service = Service(lambda: GrokVideoBot(settings, catalogue), settings.discord_token.get())
+    try:
+        asyncio.run(service.run())
+    except discord.PrivilegedIntentsRequired:
+        print(INTENT_HELP, file=sys.stderr)
+        return 3
+    except discord.LoginFailure:
+        print(TOKEN_HELP, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        pass
+    log.info("stopped")
+    return 0
