@@ -14,7 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Everything is installed in /opt/venv, owned by root: the same on python:*-slim and on a distribution's
 # python3 (whose system pip refuses to install, PEP 668). /data is the only place the bot writes.
 RUN python3 -m venv /opt/venv \
-    && useradd --create-home --uid 10001 grokbot \
+    && groupadd --gid 10001 grokbot \
+    && useradd --create-home --uid 10001 --gid 10001 grokbot \
     && mkdir -p /data \
     && chown grokbot:grokbot /data
 WORKDIR /app
@@ -46,7 +47,8 @@ RUN pip install --no-deps /tmp/wheels/*.whl \
 ENV DATABASE_PATH=/data/bot.sqlite3 \
     VIDEO_DIR=/data/videos \
     HEALTH_PORT=8080
-USER grokbot
+# numeric, so a runtime that checks for a non-root user (runAsNonRoot) can tell without /etc/passwd
+USER 10001:10001
 VOLUME ["/data"]
 # Python's urllib, since slim images have no curl: any error or HTTP status >= 400 fails the check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
