@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_dockerfile_healthcheck_uses_python_on_health_port() -> None:
 
 def test_dockerfile_runs_as_a_user_without_pip_cache() -> None:
     users = [args for keyword, args in _instructions() if keyword == "USER"]
-    assert users and users[-1] not in ("root", "0")
+    assert users and users[-1].split(":")[0] not in ("root", "0")
     assert "PIP_NO_CACHE_DIR=1" in DOCKERFILE
     assert re.search(r'^VOLUME \["/data"\]', DOCKERFILE, re.MULTILINE)
 
@@ -172,6 +173,11 @@ def test_compose_runs_the_image_with_volume_restart_env_and_health_check() -> No
     assert service["env_file"] == ".env"
     assert service["stop_grace_period"]
     assert "/healthz" in service["healthcheck"]["test"] and "HEALTH_PORT" in service["healthcheck"]["test"]
+    (dockerfile_check,) = [a for k, a in _instructions() if k == "HEALTHCHECK"]
+    image_command = json.loads(dockerfile_check.split(" CMD ", 1)[1])
+    assert json.loads(service["healthcheck"]["test"]) == ["CMD", *image_command], (
+        "compose restates the image's check"
+    )
     volume = next(v for v in service["volumes"] if v.endswith(":/data"))
     assert volume.split(":")[0] in compose["volumes"], "the data volume is a named volume"
 
