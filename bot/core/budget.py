@@ -8,9 +8,10 @@ an idle spell (the bot uses 1: evenly spaced). After a restart with many overdue
 catch-up is smoothed to the rate.
 
 The schedule alone bounds when requests were *meant* to leave; a waiter that wakes late (a busy event
-loop) would leave closer to the next one than 1/rate. So each departure is also checked against the real
-ones before it, by the same rule applied to the real departure times. With burst 1, real departures are at
-least 1/rate apart, and no 1-second window holds more than ``rate`` of them.
+loop) leaves closer to the next one, and a second could then hold one more than the rate. So the real
+departures are also counted: a request leaves only when the last second (for a rate under 1, the last
+1/rate seconds) holds fewer than ``floor(rate) + burst - 1`` of them. Lateness does not add up (the
+schedule still sets the pace), and with burst 1 no second holds more than ``PROVIDER_MAX_RPS`` requests.
 
 ``pause(seconds)`` stops everything until then: no request leaves inside the window, including those
 already waiting for their slot (a waiter whose slot falls inside a pause takes a new slot after it).
@@ -22,6 +23,7 @@ No Discord and no HTTP here; time and sleeping are injected so the unit tests ru
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -65,7 +67,10 @@ class RequestBudget:
         self._sleep = sleep
         self._tat = -math.inf  # theoretical arrival time of the next request (GCRA)
         self._paused_until = -math.inf
-        self._left_tat = -math.inf  # the same schedule, kept from the real departure times
+        # The real departures of the last window, oldest first: at most `_per_window` of them.
+        self._window = max(1.0, self._interval)
+        self._per_window = max(1, math.floor(rate * self._window + 1e-9)) + burst - 1
+        self._left: collections.deque[float] = collections.deque(maxlen=self._per_window)
 
     def __repr__(self) -> str:
         return f"RequestBudget(rate={self.rate:g}/s, burst={self.burst}, paused_for={self.paused_for():.1f}s)"
@@ -116,15 +121,15 @@ class RequestBudget:
             # grow, so comparing with the slot (not with the clock, which may read a hair early) is exact.
             if self._paused_until <= depart and await self._spaced(depart):
                 left = self._clock()
-                self._left_tat = max(self._left_tat, left) + self._interval
+                self._left.append(left)
                 return max(0.0, left - arrived)
             now = self._clock()
 
     async def _spaced(self, depart: float) -> bool:
-        """Wait until the real departures so far allow one more (they do, unless a waiter woke late);
-        False if a pause began meanwhile (the caller then takes a new slot after it)."""
-        while True:
-            wait = self._left_tat - self._tolerance - self._clock()
+        """Wait until the last window of real departures has room for one more (it has, unless waiters woke
+        late); False if a pause began meanwhile (the caller then takes a new slot after it)."""
+        while len(self._left) == self._per_window:
+            wait = self._left[0] + self._window - self._clock()
             if wait <= 0:
                 break
             await self._sleep(wait)
