@@ -7,10 +7,11 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests import test_e2e_resilience as resilience
-from tests.conftest import StartBot
+from tests.conftest import BOT_TOKEN, StartBot
 from tests.fakes.discord import DiscordEmulator, RecordedRequest
 from tests.test_e2e_video import bot_messages
 
@@ -128,3 +129,26 @@ async def test_killed_before_the_upload_answer_a_retry_in_the_nonce_window_gets_
     assert [m["id"] for m in videos(emu)] == [posted], "Discord gave back the message it had made"
     assert row["delivered_message_id"] == int(posted) and row["outcome"] == "video"
     assert await second.stop() == 0
+
+
+async def test_the_emulator_enforces_nonces_as_discord_does(emu: DiscordEmulator) -> None:
+    url = f"{emu.api_base}/channels/{emu.channel.id}/messages"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {BOT_TOKEN}"}) as http:
+
+        async def post(**body: Any) -> dict[str, Any]:
+            async with http.post(url, json={"content": "hello", **body}) as answer:
+                assert answer.status == 200
+                return dict(await answer.json())
+
+        first = await post(nonce="n1", enforce_nonce=True)
+        again = await post(nonce="n1", enforce_nonce=True)
+        assert again["id"] == first["id"] and again["nonce"] == "n1"
+        assert [(h.nonce, h.message_id) for h in emu.nonce_hits] == [("n1", int(first["id"]))]
+        unenforced = await post(nonce="n1")
+        assert unenforced["id"] != first["id"], "without enforce_nonce a nonce never stops a message"
+        emu.advance_clock(emu.nonce_window + 1)
+        late = await post(nonce="n1", enforce_nonce=True)
+        assert late["id"] not in (first["id"], unenforced["id"]), "past the window the nonce is forgotten"
+        async with http.get(f"{url}/{first['id']}") as answer:
+            assert "nonce" not in await answer.json(), "fetched messages do not carry their nonce"
+    assert len(emu.messages(emu.channel)) == 3 and len(emu.nonce_hits) == 1
