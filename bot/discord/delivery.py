@@ -1,9 +1,14 @@
 """Posting outcomes in Discord, exactly once: the video (shrunk or linked if too big) or the reason it failed.
 
-Exactly once, across crashes: before the first post we record where we are about to post
-(`delivery_started_at`, `delivered_channel_id`). A later attempt (after a crash between the post and
-the UPDATE that marks it delivered) first looks in that channel for our message, recognised by the task
-marker in its embed footer, and adopts it instead of posting again.
+Exactly once, across crashes and answers lost on the way back:
+- every post carries a nonce made from the task (`_nonce`), which discord.py sends with `enforce_nonce`: a
+  second send of it within Discord's window (discord.py's own retries, or our next attempt) gets the message
+  already made instead of a new one. The status message has its own nonce, so a 5xx on it is retried safely.
+- before the first post we record when and where we are about to post (`delivery_started_at`, kept from
+  the first attempt, and `delivered_channel_id`). A later attempt first reads everything posted there since
+  then, oldest first (up to HISTORY_SCAN_CAP messages), and adopts our outcome post if it is there: ours,
+  mentioning the requester and carrying the task's footer marker (or the outcome's nonce), never the status
+  message, even when its id was never learned.
 
 Nothing here holds a poller worker for long: status edits are queued per channel (status_edits.py), and a
 video over the upload limit is shrunk by a background job that wakes the poller when `<stem>-fit.mp4` is
@@ -17,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +41,12 @@ log = logging.getLogger(__name__)
 #: After this many failed attempts (channel gone AND DMs closed) we stop retrying on our own; the member
 #: is told on their next command and can ask for the video again.
 MAX_DELIVERY_ATTEMPTS = 8
-#: How far back to look for a post made before a crash.
-HISTORY_SCAN_LIMIT = 50
+#: At most this many messages are read when looking for a post made before a crash (logged if reached).
+HISTORY_SCAN_CAP = 5000
+#: The search starts this long before `delivery_started_at` (our clock against Discord's snowflakes).
+HISTORY_SCAN_MARGIN_SECONDS = 60.0
+#: Tries of the status message on a Discord 5xx (its nonce makes a message Discord accepted come back).
+STATUS_POST_TRIES = 3
 ESTIMATE_CACHE_SECONDS = 300.0
 #: A task whose video is being shrunk is leased this long: the shrink's own bound plus room for the store.
 SHRINK_LEASE_SECONDS = SHRINK_MAX_SECONDS + 60.0
@@ -111,18 +121,23 @@ class DiscordDelivery:
                 channel = await self._bot.fetch_channel(task.channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             return
-        try:
-            embed = await self.status_view(task)
-            if reply_to is not None:
-                # A plain message if the member's message is gone by now: they still get the status.
-                reference = channel.get_partial_message(reply_to).to_reference(fail_if_not_exists=False)
-                status = await channel.send(embed=embed, reference=reference, mention_author=False)
-            else:
-                status = await channel.send(embed=embed)
-        except discord.HTTPException as exc:
-            # The task runs anyway; delivery will find a way (or DM) when the video is ready.
-            log.warning("task %s: could not post the status message: %s", task.id, exc)
-            return
+        embed = await self.status_view(task)
+        extra: dict[str, Any] = {}
+        if reply_to is not None:
+            # A plain message if the member's message is gone by now: they still get the status.
+            reference = channel.get_partial_message(reply_to).to_reference(fail_if_not_exists=False)
+            extra = {"reference": reference, "mention_author": False}
+        for attempt in range(1, STATUS_POST_TRIES + 1):
+            try:
+                status = await channel.send(embed=embed, nonce=_nonce(task, "s"), **extra)
+                break
+            except discord.HTTPException as exc:
+                # A 5xx may come after Discord made the message: the same nonce brings that one back.
+                if exc.status < 500 or attempt == STATUS_POST_TRIES:
+                    # The task runs anyway; delivery will find a way (or DM) when the video is ready.
+                    log.warning("task %s: could not post the status message: %s", task.id, exc)
+                    return
+                await asyncio.sleep(0.25 * attempt)
         await self.attach_status(task.id, status.id)
 
     async def attach_status(self, task_id: int, message_id: int) -> None:
@@ -254,7 +269,8 @@ class DiscordDelivery:
         )
 
     async def _find_earlier_post(self, task: Task) -> discord.Message | None:
-        assert task.delivered_channel_id is not None
+        """Our outcome post among everything posted in the channel since the delivery started, if any."""
+        assert task.delivered_channel_id is not None and task.delivery_started_at is not None
         channel = self._bot.get_channel(task.delivered_channel_id)
         if channel is None:
             try:
@@ -263,17 +279,32 @@ class DiscordDelivery:
                 return None
         if not isinstance(channel, discord.abc.Messageable):
             return None
+        since = datetime.fromtimestamp(task.delivery_started_at - HISTORY_SCAN_MARGIN_SECONDS, UTC)
+        after = discord.Object(id=discord.utils.time_snowflake(since))
+        read = 0
         try:
-            async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
-                if self._bot.user is not None and message.author.id != self._bot.user.id:
-                    continue
-                if message.id == task.status_message_id:
-                    continue
-                if any(embeds.footer_task_id(e.footer.text) == task.id for e in message.embeds):
+            async for message in channel.history(limit=HISTORY_SCAN_CAP, after=after, oldest_first=True):
+                read += 1
+                if self._is_outcome_post(task, message):
                     return message
         except discord.HTTPException as exc:
-            log.debug("task %s: history scan failed: %s", task.id, exc)
+            # Posting again is safe within Discord's nonce window; past it, this could post a second time.
+            log.warning("task %s: could not read the channel for an earlier post (%s); posting", task.id, exc)
+        if read >= HISTORY_SCAN_CAP:
+            log.warning("task %s: no earlier post in the %d messages read since the delivery started; "
+                        "posting (an earlier post may be further on)", task.id, read)
         return None
+
+    def _is_outcome_post(self, task: Task, message: discord.Message) -> bool:
+        """Our video or outcome for this task; never its status message (which mentions nobody)."""
+        if self._bot.user is None or message.author.id != self._bot.user.id:
+            return False
+        if message.id == task.status_message_id:
+            return False
+        if message.nonce is not None and str(message.nonce) in (_nonce(task, "c"), _nonce(task, "d")):
+            return True
+        marked = any(embeds.footer_task_id(e.footer.text) == task.id for e in message.embeds)
+        return marked and message.content.startswith(f"<@{task.requester_id}>")
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:
         channel = self._bot.get_channel(channel_id)
@@ -311,9 +342,12 @@ class DiscordDelivery:
         # Raises _Shrinking (nothing recorded, nothing posted) while the video is being made to fit.
         file_path = self._fit_file(task, size_limit) if task.state is State.DOWNLOADED else None
         # Record where we are about to post BEFORE posting: a crash after the post is then recoverable.
+        # The first attempt's start is kept: the search after a crash covers every attempt's post.
+        started = task.delivery_started_at or self._clock()
         await self._store.transition(
-            task.id, task.state, delivery_started_at=self._clock(), delivered_channel_id=_channel_id(channel)
+            task.id, task.state, delivery_started_at=started, delivered_channel_id=_channel_id(channel)
         )
+        nonce = _nonce(task, "d" if in_dm else "c")
         mention = f"<@{task.requester_id}>"
         allowed = discord.AllowedMentions(
             everyone=False, roles=False, replied_user=False, users=[discord.Object(task.requester_id)]
@@ -323,6 +357,7 @@ class DiscordDelivery:
             content = f"{mention} {prefix}Sorry, your video could not be made."
             return await self._post(
                 channel,
+                nonce=nonce,
                 content=content,
                 embed=embeds.failure_embed(task),
                 allowed_mentions=allowed,
@@ -333,6 +368,7 @@ class DiscordDelivery:
             try:
                 return await self._post(
                     channel,
+                    nonce=nonce,
                     content=f"{mention} {prefix}Your video is ready!",
                     embed=embeds.result_embed(task),
                     file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
@@ -353,6 +389,7 @@ class DiscordDelivery:
         )
         return await self._post(
             channel,
+            nonce=nonce,
             content=f"{mention} {prefix}Your video is ready!",
             embed=embeds.result_embed(task, note=note),
             allowed_mentions=allowed,
@@ -413,6 +450,12 @@ class DiscordDelivery:
 def _fit_path(original: Path) -> Path:
     """Where the shrunk copy of a downloaded video goes."""
     return original.with_name(f"{original.stem}-fit.mp4")
+
+
+def _nonce(task: Task, kind: str) -> str:
+    """The same for every attempt at one post of a task (Discord allows 25 characters): "s" the status
+    message, "c" the outcome in the channel, "d" the outcome by DM."""
+    return f"gv{task.id}{kind}"
 
 
 def _channel_id(channel: discord.abc.Messageable) -> int | None:

@@ -6,9 +6,15 @@ REST fetches follow `rest_content_rule`: "identify" (default) strips when the la
 intent, "approval" only when the portal switch is off (Discord's literal rule).
 
     emu.messages(channel) -> list[dict] (oldest first, current state), emu.get_message(message_id) -> dict
+    emu.nonce_hits -> list[NonceHit]   creates answered with an earlier message of the same author and nonce
+    emu.nonce_window (seconds, default 300, on emu.now()): how long a nonce with enforce_nonce is remembered
     emu.pings(user) -> list of message ids that notified that user (creation only; edits never ping)
     await emu.wait_for_message(channel, predicate=None, timeout=5.0) -> dict (newest match)
     message_text(message) -> str      everything a user reads: content, embed texts, text displays, in order
+
+Nonces follow Discord: a create with `nonce` and `enforce_nonce: true` whose author created a message with
+the same nonce within `nonce_window` gets that message back (200, nothing created, no MESSAGE_CREATE). The
+nonce is in the create answer and in MESSAGE_CREATE only; fetched messages do not carry it.
 
 Bodies are checked as Discord checks them: content, embed and component limits (400 50035 naming the
 field), an empty message (400 50006). Mentions follow allowed_mentions and the author's MENTION_EVERYONE.
@@ -83,6 +89,16 @@ class StoredMessage:
     ephemeral: bool = False
     interaction_id: int | None = None
     deleted: bool = False
+    nonce: str | None = None  # as sent (discord.py sends it as a string); only the create answer shows it
+
+
+@dataclasses.dataclass(frozen=True)
+class NonceHit:
+    """A create that Discord answered with an earlier message (same author, same nonce, enforce_nonce)."""
+
+    nonce: str
+    message_id: int
+    channel_id: int
 
 
 class MessagesMixin:
@@ -92,6 +108,9 @@ class MessagesMixin:
         self._messages: dict[int, dict[int, StoredMessage]] = {}  # channel -> id -> message
         self._message_index: dict[int, StoredMessage] = {}
         self._pings: list[tuple[int, int]] = []
+        self._nonces: dict[tuple[int, str], tuple[float, StoredMessage]] = {}  # (author, nonce) -> (when, msg)
+        self.nonce_hits: list[NonceHit] = []
+        self.nonce_window = 300.0
 
     # ------------------------------------------------------------------ reading
 
@@ -189,7 +208,14 @@ class MessagesMixin:
         if stored.ephemeral:
             return
         intent = Intent.GUILD_MESSAGES if stored.guild_id is not None else Intent.DIRECT_MESSAGES
-        self._dispatch(event, None, intent=intent, build=lambda s: self._gateway_message(stored, s))
+
+        def build(session: Session) -> dict[str, Any]:
+            data = self._gateway_message(stored, session)
+            if event == "MESSAGE_CREATE" and stored.nonce is not None:
+                data["nonce"] = stored.nonce
+            return data
+
+        self._dispatch(event, None, intent=intent, build=build)
 
     def _parse_mentions(self, content: str, guild_id: int | None, allowed: dict[str, Any] | None,
                         extra_users: Iterable[int] = (), *, can_mention_everyone: bool = True
@@ -344,8 +370,6 @@ class MessagesMixin:
             "mention_roles": [str(r) for r in roles], "mention_everyone": everyone, "pinned": False,
             "tts": bool(body.get("tts")), "timestamp": iso_time(), "edited_timestamp": None, "flags": msg_flags,
         }
-        if body.get("nonce") is not None:
-            data["nonce"] = body["nonce"]
         if webhook:
             data["webhook_id"] = str(self.application_id)
             data["application_id"] = str(self.application_id)
@@ -365,12 +389,36 @@ class MessagesMixin:
             ref_copy.pop("referenced_message", None)
             data["referenced_message"] = ref_copy
         stored = StoredMessage(data, channel.guild_id, ephemeral,
-                                interaction.id if interaction is not None else None)
+                                interaction.id if interaction is not None else None,
+                                nonce=None if body.get("nonce") is None else str(body["nonce"]))
         if not ephemeral:
             for u in users:
                 if u != author.id:
                     self._pings.append((u, mid))
         return stored
+
+    def _earlier_by_nonce(self, author: User, body: dict[str, Any]) -> StoredMessage | None:
+        """The message `author` created with this nonce within the window, when the create enforces it."""
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return None
+        known = self._nonces.get((author.id, str(nonce)))
+        if known is None or self.now() - known[0] > self.nonce_window or known[1].deleted:
+            return None
+        earlier = known[1]
+        self.nonce_hits.append(NonceHit(str(nonce), int(earlier.data["id"]), int(earlier.data["channel_id"])))
+        return earlier
+
+    def _remember_nonce(self, author: User, stored: StoredMessage) -> None:
+        if stored.nonce is not None:
+            self._nonces[(author.id, stored.nonce)] = (self.now(), stored)
+
+    def _created_answer(self, stored: StoredMessage) -> dict[str, Any]:
+        """The answer to the create: the message as REST shows it, with the nonce it was created with."""
+        answer = self._rest_message(stored)
+        if stored.nonce is not None:
+            answer["nonce"] = stored.nonce
+        return answer
 
     def _apply_edit(self, stored: StoredMessage, body: dict[str, Any], files: list[tuple[str, bytes, str]]
                     ) -> None:

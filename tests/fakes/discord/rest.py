@@ -10,12 +10,20 @@ webhook routes in interactions.py.
                   status, response, multipart, injected; the Authorization value is never recorded)
     emu.requests_to(method, path_regex) -> list[RecordedRequest]
     await emu.wait_for_request(method, path_regex, timeout=5.0) -> RecordedRequest
-    emu.inject_rest_error(method, path_regex, status, body=None, *, times=1, headers=None)
+    emu.inject_rest_error(method, path_regex, status, body=None, *, times=1, headers=None, when=None,
+                          accepted=False, hold=0.0)
+        when(rec) -> bool: only requests it accepts (e.g. lambda r: bool(r.files)) count, and use up `times`
+        accepted=True: Discord did the work (the message is created, MESSAGE_CREATE sent), then answered
+        `status`; rec.accepted holds the answer it did not send. hold: seconds the answer is held after the
+        work (until emu.release_held()), so a client can be killed in between
+    emu.release_held()                   send every held answer now
     emu.spec_violations (list[str]), emu.unhandled_requests (list[str])
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -98,6 +106,7 @@ class RecordedRequest:
     status: int | None = None
     response: Any = None
     injected: bool = False
+    accepted: Any = None  # with an accepted-then-failed injection: the answer Discord would have sent
 
 
 class RestMixin:
@@ -113,6 +122,7 @@ class RestMixin:
         self.spec_violations = []
         self.unhandled_requests = []
         self._injected: list[dict[str, Any]] = []
+        self._release_held = asyncio.Event()
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------------ plumbing
@@ -170,16 +180,15 @@ class RestMixin:
                 raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
             route = next(((h, m.groupdict(), auth) for meth, rx, h, auth in self._routes
                           if meth == method and (m := rx.match(path))), None)
-            injected = next((i for i in self._injected if i["times"] > 0
-                             and i["method"] in (method, "*") and i["rx"].search(path)), None)
+            injected = next((i for i in self._injected if i["times"] > 0 and i["method"] in (method, "*")
+                             and i["rx"].search(path) and (i["when"] is None or i["when"](rec))), None)
             if injected is not None:
                 injected["times"] -= 1
+            if injected is not None and not injected["accepted"]:
                 rec.injected = True
                 rec.status, rec.response = injected["status"], injected["body"]
                 self._record(rec, validate_response=False, known=route is not None)
-                if isinstance(rec.response, (dict, list)):
-                    return self._json_response(rec.status, rec.response, injected["headers"])
-                return web.Response(status=rec.status, text=str(rec.response or ""), headers=injected["headers"])
+                return self._injected_answer(rec, injected)
             if route is None:
                 self.unhandled_requests.append(f"{method} {path}")
                 raise DiscordError(404, 0, "404: Not Found")
@@ -188,11 +197,33 @@ class RestMixin:
                 self._check_auth(request)
             result = await handler(rec, **{k: v for k, v in params.items() if v is not None})
             status, body = result if isinstance(result, tuple) else (200, result)
+            if injected is not None:
+                return await self._answer_accepted(rec, injected, body)
         except DiscordError as e:
             status, body = e.status, e.body()
         rec.status, rec.response = status, body
         self._record(rec, validate_response=True, known=True)
         return self._json_response(status, body)
+
+    async def _answer_accepted(self, rec: RecordedRequest, injected: dict[str, Any], body: Any) -> web.Response:
+        """The work is done (and recorded); the answer is the injected failure, after an optional hold."""
+        rec.injected, rec.accepted = True, body
+        rec.status, rec.response = injected["status"], injected["body"]
+        self._record(rec, validate_response=False, known=True)
+        if injected["hold"] > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._release_held.wait(), injected["hold"])
+        return self._injected_answer(rec, injected)
+
+    def _injected_answer(self, rec: RecordedRequest, injected: dict[str, Any]) -> web.Response:
+        if isinstance(rec.response, (dict, list)):
+            return self._json_response(rec.status or 500, rec.response, injected["headers"])
+        return web.Response(status=rec.status or 500, text=str(rec.response or ""), headers=injected["headers"])
+
+    def release_held(self) -> None:
+        """Send every answer held by an accepted-then-failed injection now."""
+        event, self._release_held = self._release_held, asyncio.Event()
+        event.set()
 
     def _check_auth(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "")
@@ -225,8 +256,12 @@ class RestMixin:
         return await self.wait_for(last, timeout=timeout, what=f"{method} {path_regex}")
 
     def inject_rest_error(self, method: str, path_regex: str, status: int, body: Any = None, *, times: int = 1,
-                          headers: dict[str, str] | None = None) -> None:
-        """The next `times` requests matching answer `status` (e.g. 500/503 hiccups, or 429)."""
+                          headers: dict[str, str] | None = None,
+                          when: Callable[[RecordedRequest], bool] | None = None,
+                          accepted: bool = False, hold: float = 0.0) -> None:
+        """The next `times` requests matching (and accepted by `when`) answer `status` (e.g. 500/503 hiccups,
+        or 429). With `accepted`, Discord first does the work as usual (the message is created), then answers
+        `status` instead, after holding the answer up to `hold` seconds (see release_held)."""
         if body is None:
             if status == 429:
                 body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False, "code": 0}
@@ -237,7 +272,8 @@ class RestMixin:
             hdrs.setdefault("Via", "1.1 google")
             hdrs.setdefault("Retry-After", str(body.get("retry_after", 1) if isinstance(body, dict) else 1))
         self._injected.append({"method": method.upper(), "rx": re.compile(path_regex), "status": status,
-                               "body": body, "times": times, "headers": hdrs})
+                               "body": body, "times": times, "headers": hdrs, "when": when,
+                               "accepted": accepted, "hold": hold})
 
     # ------------------------------------------------------------------ gateway, users, application
 
@@ -347,10 +383,14 @@ class RestMixin:
                 raise DiscordError(403, 50007, "Cannot send messages to this user")
         self._check_message_body(body, file_count=len(rec.files), creating=True)
         self._check_upload_limit(rec.files, self.upload_limit(ch))
+        earlier = self._earlier_by_nonce(self.bot_user, body)
+        if earlier is not None:  # enforce_nonce: the same message again; nothing created, nothing dispatched
+            return self._created_answer(earlier)
         stored = self._new_message(ch, self.bot_user, body, rec.files)
         self._save_message(stored)
+        self._remember_nonce(self.bot_user, stored)
         self._dispatch_message("MESSAGE_CREATE", stored)
-        return self._rest_message(stored)
+        return self._created_answer(stored)
 
     async def _r_edit_message(self, rec: RecordedRequest, channel_id: str, message_id: str) -> Any:
         ch = self._rest_channel(channel_id)
