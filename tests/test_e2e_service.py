@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import BOT_TOKEN
 from tests.fakes.discord import DiscordEmulator, DiscordError
-from tests.fakes.grok_api import FakeGrokAPI
+from tests.fakes.grok_api import FAKE_MP4, FakeGrokAPI, TaskScript
 from tests.test_e2e_resilience import BotProcess, _child_env
 from tests.test_e2e_video import bot_messages, wait_result
 
@@ -38,17 +38,23 @@ class Forwarder:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def open(self) -> None:
         self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
 
     async def close(self) -> None:
+        """Refuse new connections and cut the open ones (kept-alive HTTP connections included)."""
         if self._server is not None:
             self._server.close()
             self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self._writers.update((writer, up_writer))
 
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError):
@@ -253,3 +259,34 @@ async def test_sigterm_mid_upload_exits_promptly_and_the_next_start_delivers_onc
     assert len(videos) == 1, "delivered exactly once"
     assert len(grok_api.creates) == 1
     await sigterm(second)
+
+
+# ---- Discord unreachable while running ---------------------------------------------------------------------
+
+
+async def test_discord_unreachable_at_delivery_is_one_line_and_the_video_arrives_once_it_is_back(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Spawn
+) -> None:
+    """Discord's REST API stops answering (connections refused) just as a video is ready: the bot logs one
+    line per try, no traceback, keeps the task, and posts the video once Discord is back."""
+    forwarder = Forwarder(emu.port or 0)
+    await forwarder.open()
+    grok_api.script_next(TaskScript(complete_after=None))
+    bot = await spawn(DISCORD_API_BASE_URL=f"http://127.0.0.1:{forwarder.port}/api/v10",
+                      POLL_INTERVAL_SECONDS="0.1")  # fmt: skip
+    try:
+        await bot.wait_log("logged in as", timeout=20)
+        await emu.slash_command("video", {"prompt": "through the outage"})
+        await grok_api.wait_for_requests(lambda r: r.endpoint == "result", timeout=10)
+        await forwarder.close()
+        [task_id] = grok_api.tasks
+        grok_api.complete(task_id)
+        await bot.wait_log("posting failed (Discord unreachable", timeout=15)
+        await forwarder.open()
+        posted = await wait_result(emu, emu.channel, timeout=30)
+    finally:
+        await forwarder.close()
+    assert emu.file_bytes(posted["attachments"][0]) == FAKE_MP4
+    assert len([m for m in bot_messages(emu, emu.channel) if m["attachments"]]) == 1
+    assert_no_traceback(bot)
+    await sigterm(bot)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.core.links import public_link
@@ -131,11 +132,12 @@ class DiscordDelivery:
             try:
                 status = await channel.send(embed=embed, nonce=_nonce(task, "s"), **extra)
                 break
-            except discord.HTTPException as exc:
+            except DISCORD_TROUBLE as exc:
                 # A 5xx may come after Discord made the message: the same nonce brings that one back.
-                if exc.status < 500 or attempt == STATUS_POST_TRIES:
+                code = getattr(exc, "status", 503)  # unreachable: worth another try, like a 5xx
+                if code < 500 or attempt == STATUS_POST_TRIES:
                     # The task runs anyway; delivery will find a way (or DM) when the video is ready.
-                    log.warning("task %s: could not post the status message: %s", task.id, exc)
+                    log.warning("task %s: could not post the status message: %s", task.id, _describe(exc))
                     return
                 await asyncio.sleep(0.25 * attempt)
         await self.attach_status(task.id, status.id)
@@ -199,14 +201,15 @@ class DiscordDelivery:
         except _Shrinking:
             await self._hold_while_shrinking(task)
             return
-        except discord.HTTPException as exc:
-            # Discord hiccup (5xx, rate limits beyond discord.py's own retries): try again later.
-            log.warning("task %s: posting failed (%s); retrying later", task.id, exc)
+        except DISCORD_TROUBLE as exc:
+            # Discord hiccup (5xx, rate limits beyond discord.py's own retries) or unreachable (an outage, no
+            # network): one line, and try again later.
+            log.warning("task %s: posting failed (%s); retrying later", task.id, _describe(exc))
             await self._store.transition(
                 task.id,
                 task.state,
                 delivery_attempts=task.delivery_attempts + 1,
-                last_error=str(exc)[:500],
+                last_error=_describe(exc)[:500],
                 next_poll_at=now + delivery_backoff(self._poll_interval, task.delivery_attempts),
             )
             return
@@ -287,9 +290,10 @@ class DiscordDelivery:
                 read += 1
                 if self._is_outcome_post(task, message):
                     return message
-        except discord.HTTPException as exc:
+        except DISCORD_TROUBLE as exc:
             # Posting again is safe within Discord's nonce window; past it, this could post a second time.
-            log.warning("task %s: could not read the channel for an earlier post (%s); posting", task.id, exc)
+            why = _describe(exc)
+            log.warning("task %s: could not read the channel for an earlier post (%s); posting", task.id, why)
         if read >= HISTORY_SCAN_CAP:
             log.warning("task %s: no earlier post in the %d messages read since the delivery started; "
                         "posting (an earlier post may be further on)", task.id, read)
@@ -456,6 +460,17 @@ def _nonce(task: Task, kind: str) -> str:
     """The same for every attempt at one post of a task (Discord allows 25 characters): "s" the status
     message, "c" the outcome in the channel, "d" the outcome by DM."""
     return f"gv{task.id}{kind}"
+
+
+#: What a call to Discord can fail with besides a bug: an HTTP error answer, or no answer at all.
+DISCORD_TROUBLE = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the log or last_error: the HTTP error as discord.py words it, else the kind of failure."""
+    if isinstance(exc, discord.HTTPException):
+        return str(exc)
+    return f"Discord unreachable: {type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def _channel_id(channel: discord.abc.Messageable) -> int | None:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ class StatusEdits:
             return
         try:
             await channel.get_partial_message(message_id).edit(embed=embed)
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            # Best effort: an error answer, or Discord unreachable (the next change edits it again).
             log.debug("status message %s: edit failed: %s", message_id, exc)
         except Exception:
             # Best effort, but never a dead drain with edits left behind: log and go on with the next.
