@@ -7,6 +7,8 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from bot.core.request import VideoRequest
 from bot.core.store import State, TaskStore
 
@@ -60,3 +62,26 @@ async def test_v2_tasks_keep_their_request_as_one_value(tmp_path: Path) -> None:
         await store.close()
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(tasks)")}
     assert "request" in columns and not {"prompt", "duration", "aspect_ratio", "resolution", "image_urls"} & columns
+
+
+async def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    """Going back to an older bot after an upgrade: it must not run on tables it does not know."""
+    newest = max(
+        int(entry.name[1:].split("__")[0])
+        for entry in resources.files("bot.core").joinpath("migrations").iterdir()
+        if entry.name.startswith("V") and entry.name.endswith(".sql")
+    )
+    path = tmp_path / "newer.sqlite3"
+    old_database(path, up_to=newest)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {newest + 1}")
+    db.commit()
+    db.close()
+
+    with pytest.raises(RuntimeError, match=f"schema version {newest + 1}, newer than .* knows \\({newest}\\)"):
+        await TaskStore.open(path)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (newest + 1,)
+    finally:
+        db.close()

@@ -603,3 +603,19 @@ class GrokClient:
             return LinkExpiredError(f"the video link has expired (HTTP {status})", status=status)
         retryable = status in (408, 425, 429) or status >= 500
         return DownloadError(f"the video host answered HTTP {status}", status=status, retryable=retryable)
+
+    # ----------------------------------------------------------------------------------------- key check
+
+    async def check_key(self) -> None:
+        """Whether the provider accepts the API key, for one harmless request: the provider has no account
+        or balance endpoint, so this polls a task id that cannot exist (``GET /v1/result/keycheck-<random>``),
+        which costs nothing.
+
+        Returns when the key got through: a not-found answer (the usual one), or any 2xx. Raises
+        AuthenticationError when the key is refused (401/403, or an error envelope saying so). Any other
+        GrokError (no connection, a timeout, a 5xx, a 429, an odd refusal) means the check could not tell.
+        """
+        try:
+            await self.result("keycheck-" + uuid.uuid4().hex)
+        except (TaskNotFoundError, MalformedResponseError):
+            return  # the provider looked for the task: the key passed (a malformed answer is always a 2xx)

@@ -418,7 +418,8 @@ class TaskStore:
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
-    """Apply `migrations/V<n>__*.sql` newer than `PRAGMA user_version`, each in its own transaction."""
+    """Apply `migrations/V<n>__*.sql` newer than `PRAGMA user_version`, each in its own transaction; refuse a
+    database whose version is newer than every script here (an older bot started on a newer bot's data)."""
     async with db.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     current = int(row[0]) if row else 0
@@ -427,6 +428,13 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             scripts.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    newest = max((version for version, _ in scripts), default=0)
+    if current > newest:  # written by a newer bot: this code may not understand its tables, so touch nothing
+        raise RuntimeError(
+            f"the database is at schema version {current}, newer than this version of the bot knows "
+            f"({newest}): it was written by a newer version. Run that version (or restore the backup taken "
+            "before upgrading); see docs/operations.md, 'Upgrading'"
+        )
     for version, sql in sorted(scripts):
         if version <= current:
             continue

@@ -1,5 +1,7 @@
 """Run the bot like a service: wait out a Discord that cannot be reached, and stop promptly when told to.
 
+- **Key check.** Once, before Discord: one free request asks the video service whether it accepts
+  GROK_API_KEY (`check_grok_key`); a refused key ends the process like a rejected token.
 - **Start.** Each attempt builds a fresh `GrokVideoBot`, logs in (REST, then setup_hook) and checks that the
   gateway answers. An unreachable Discord (no network, connection refused, a timeout, a 5xx) is one log line
   per attempt, no traceback, and another attempt after a capped, jittered exponential backoff, forever. A
@@ -20,13 +22,14 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
 
 from bot.core.catalogue import Catalogue
 from bot.core.config import Settings
+from bot.core.grok import AuthenticationError, GrokClient, GrokError
 from bot.discord.app import GrokVideoBot, point_discord_at
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ CANCEL_SECONDS = 1.0
 SHUTDOWN_SECONDS = 3.0
 #: The last resort if something still holds the process (a thread, an executor): exit anyway.
 FORCED_EXIT_SECONDS = 4.5
+#: The longest the start-up key check may take (GROK_TIMEOUT_SECONDS if shorter): a slow provider only delays
+#: the start by this much, then the bot starts anyway.
+KEY_CHECK_SECONDS = 15.0
 
 #: What an unreachable or failing Discord raises: worth another attempt, never a reason to exit.
 UNREACHABLE: tuple[type[BaseException], ...] = (
@@ -59,6 +65,36 @@ TOKEN_HELP = (
     "Discord refused DISCORD_TOKEN. Copy a fresh one from the Developer Portal → your application → Bot → "
     "Reset Token, and put it in .env."
 )
+
+
+class GrokKeyRejected(Exception):
+    """The video service refused GROK_API_KEY at start; the ERROR line saying so is already logged."""
+
+
+async def check_grok_key(settings: Settings) -> None:
+    """Ask the video service once, before Discord, whether it accepts GROK_API_KEY (GrokClient.check_key: a
+    poll for a task that cannot exist, free). Refused: one ERROR line, then GrokKeyRejected (exit status 3,
+    like a rejected DISCORD_TOKEN). Cannot tell (network, 5xx, timeout): one WARNING, and the bot starts.
+    Outside the request budget, so it never delays a member's request; once per process, never in a loop."""
+    timeout = min(settings.grok_timeout_seconds, KEY_CHECK_SECONDS)
+    async with GrokClient(
+        base_url=settings.grok_api_base_url, api_key=settings.grok_api_key.get(), total_timeout=timeout
+    ) as grok:
+        try:
+            await grok.check_key()
+        except AuthenticationError as exc:
+            said = f": {exc.provider_message}" if exc.provider_message else ""
+            log.error(
+                "the video service refused GROK_API_KEY (HTTP %s%s): check that you pasted this provider's "
+                "key (README: 'The video provider and your key'), not an xAI console key; stopping",
+                exc.status,
+                said,
+            )
+            raise GrokKeyRejected from None
+        except GrokError as exc:
+            log.warning("could not check GROK_API_KEY at start (%s); starting anyway", exc)
+            return
+    log.info("the video service accepted GROK_API_KEY")
 
 
 def retry_delay(attempt: int, rng: random.Random) -> float:
@@ -107,11 +143,16 @@ class Service:
     """One bot process: attempts until Discord answers, then the connection, until a signal or fatal error."""
 
     def __init__(
-        self, make_bot: Callable[[], GrokVideoBot], token: str, rng: random.Random | None = None
+        self,
+        make_bot: Callable[[], GrokVideoBot],
+        token: str,
+        rng: random.Random | None = None,
+        preflight: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._make_bot = make_bot
         self._token = token
         self._rng = rng or random.Random()
+        self._preflight = preflight  # once, before the first attempt (the key check); a signal cuts it short
         self._bot: GrokVideoBot | None = None
 
     async def run(self) -> None:
@@ -134,6 +175,8 @@ class Service:
             await self._shut_down(serving)
 
     async def _serve(self) -> None:
+        if self._preflight is not None:
+            await self._preflight()
         attempt = 0
         while True:
             attempt += 1
@@ -198,7 +241,11 @@ def run(settings: Settings, catalogue: Catalogue) -> int:
     """Run the bot until SIGINT/SIGTERM; settings and catalogue were checked together (load_config)."""
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
     logging.getLogger("discord.client").addFilter(OneLineReconnects())
-    service = Service(lambda: GrokVideoBot(settings, catalogue), settings.discord_token.get())
+    service = Service(
+        lambda: GrokVideoBot(settings, catalogue),
+        settings.discord_token.get(),
+        preflight=lambda: check_grok_key(settings),
+    )
     try:
         asyncio.run(service.run())
     except discord.PrivilegedIntentsRequired:
@@ -206,6 +253,8 @@ def run(settings: Settings, catalogue: Catalogue) -> int:
         return 3
     except discord.LoginFailure:
         print(TOKEN_HELP, file=sys.stderr)
+        return 3
+    except GrokKeyRejected:
         return 3
     except KeyboardInterrupt:
         pass
