@@ -8,6 +8,7 @@ import contextlib
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -290,3 +291,20 @@ async def test_discord_unreachable_at_delivery_is_one_line_and_the_video_arrives
     assert len([m for m in bot_messages(emu, emu.channel) if m["attachments"]]) == 1
     assert_no_traceback(bot)
     await sigterm(bot)
+
+
+async def test_a_database_from_a_newer_version_stops_the_bot_with_one_clear_line(
+    emu: DiscordEmulator, spawn: Spawn, tmp_path: Path
+) -> None:
+    """A downgrade: the bot refuses a schema it does not know, touches nothing, and says so in one line."""
+    newer = tmp_path / "newer.sqlite3"
+    with contextlib.closing(sqlite3.connect(newer)) as db:
+        db.execute("PRAGMA user_version = 999")
+    bot = await spawn(DATABASE_PATH=str(newer))
+    await asyncio.wait_for(bot.proc.wait(), 20)
+    await asyncio.wait_for(bot.stop(), 5)
+    assert bot.proc.returncode == 3, "\n".join(bot.lines[-20:])
+    assert any("schema version 999, newer than" in line and "stopping" in line for line in bot.lines), bot.lines
+    assert_no_traceback(bot)
+    with contextlib.closing(sqlite3.connect(newer)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (999,), "untouched"

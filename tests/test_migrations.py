@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.request import VideoRequest
-from bot.core.store import State, TaskStore
+from bot.core.store import State, StoreUnusable, TaskStore
 
 
 def old_database(path: Path, up_to: int) -> None:
@@ -78,7 +78,7 @@ async def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Pa
     db.commit()
     db.close()
 
-    with pytest.raises(RuntimeError, match=f"schema version {newest + 1}, newer than .* knows \\({newest}\\)"):
+    with pytest.raises(StoreUnusable, match=f"schema version {newest + 1}, newer than .* knows \\({newest}\\)"):
         await TaskStore.open(path)
     db = sqlite3.connect(path)
     try:

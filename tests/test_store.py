@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.request import VideoRequest
-from bot.core.store import NewTask, State, TaskStore
+from bot.core.store import NewTask, State, StoreUnusable, TaskStore
 
 
 def new_task(**overrides: object) -> NewTask:
@@ -90,7 +90,7 @@ async def test_too_old_sqlite_is_refused_with_the_version_needed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
-    with pytest.raises(RuntimeError, match=r"needs 3\.35\.0 or newer"):
+    with pytest.raises(StoreUnusable, match=r"needs 3\.35\.0 or newer"):
         await TaskStore.open(tmp_path / "bot.sqlite3")
     assert not (tmp_path / "bot.sqlite3").exists()
 

@@ -116,6 +116,11 @@ _MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
 MIN_SQLITE = (3, 35, 0)
 
 
+class StoreUnusable(RuntimeError):
+    """The database cannot be opened or used at all (too old a SQLite, a newer bot's schema, an unreadable
+    path): the bot stops with this message, it cannot run without its store."""
+
+
 class TaskStore:
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
@@ -127,15 +132,18 @@ class TaskStore:
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> TaskStore:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
-            raise RuntimeError(
+            raise StoreUnusable(
                 f"SQLite {sqlite3.sqlite_version} is too old: the bot needs {'.'.join(map(str, MIN_SQLITE))} "
                 "or newer (Python's sqlite3 module uses the system library on Linux; upgrade it or Python)"
             )
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; each guarded UPDATE is its own atomic statement, and the
-        # few multi-statement writes open their own BEGIN IMMEDIATE.
-        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; each guarded UPDATE is its own atomic statement, and the
+            # few multi-statement writes open their own BEGIN IMMEDIATE.
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnusable(f"cannot open the database at {path} ({exc}); check DATABASE_PATH") from None
         db.row_factory = aiosqlite.Row
         try:
             await db.execute("PRAGMA journal_mode=WAL")
@@ -144,6 +152,9 @@ class TaskStore:
             await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA foreign_keys=ON")
             await _migrate(db)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreUnusable(f"cannot use the database at {path} ({exc}); check DATABASE_PATH") from None
         except BaseException:
             await db.close()
             raise
@@ -430,7 +441,7 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             scripts.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
     newest = max((version for version, _ in scripts), default=0)
     if current > newest:  # written by a newer bot: this code may not understand its tables, so touch nothing
-        raise RuntimeError(
+        raise StoreUnusable(
             f"the database is at schema version {current}, newer than this version of the bot knows "
             f"({newest}): it was written by a newer version. Run that version (or restore the backup taken "
             "before upgrading); see docs/operations.md, 'Upgrading'"

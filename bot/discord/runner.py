@@ -30,6 +30,7 @@ import discord
 from bot.core.catalogue import Catalogue
 from bot.core.config import Settings
 from bot.core.grok import AuthenticationError, GrokClient, GrokError
+from bot.core.store import StoreUnusable
 from bot.discord.app import GrokVideoBot, point_discord_at
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,9 @@ def run(settings: Settings, catalogue: Catalogue) -> int:
         print(TOKEN_HELP, file=sys.stderr)
         return 3
     except GrokKeyRejected:
+        return 3
+    except StoreUnusable as exc:
+        log.error("%s; stopping", exc)
         return 3
     except KeyboardInterrupt:
         pass
