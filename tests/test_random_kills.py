@@ -55,6 +55,7 @@ class Run:
     bot: BotProcess | None = None
     handles: list[tuple[str, int, InteractionHandle]] = field(default_factory=list)  # prompt, member, handle
     kills: int = 0
+    hit: Counter[str] = field(default_factory=Counter)  # the states of unfinished tasks at each kill
     last_kill: float = 0.0  # the emulator's clock
     stop_submitting: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -104,6 +105,7 @@ async def kill_and_restart(run: Run, spawn_bot: Callable[..., Awaitable[BotProce
         bot, run.bot = run.bot, None
         await bot.kill()
         run.kills += 1
+        run.hit.update(state for _, _, state, _, _ in rows(run.db) if state not in ("delivered", "rejected"))
         run.last_kill = run.emu.now()
         await asyncio.sleep(run.rng.uniform(0.0, 0.3))
         fast_forward_leases(run.db)
@@ -140,7 +142,8 @@ async def test_random_kills_lose_nothing_and_repeat_nothing(
         for _ in range(TASKS * 2)
     ]
     grok_api.script_next(*scripts)
-    grok_api.latency["create"] = 0.03  # a create in flight is a moment a kill can hit
+    grok_api.latency["create"] = 0.03  # a create in flight, and a download, are moments a kill can hit
+    grok_api.latency["download"] = 0.05
     run = Run(rng, emu, grok_api, bot_env["DATABASE_PATH"], members)
     run.bot = await spawn(**SETTINGS)
 
@@ -203,7 +206,8 @@ async def test_random_kills_lose_nothing_and_repeat_nothing(
     problems += [f"a post for task #{n}, which does not exist" for n in stray]
     print(
         f"random kills: seed {seed}: tasks {len(tasks)}, kills {run.kills}, delivered {delivered}, "
-        f"told lost {told_lost}, refused {refused}, duplicates {duplicates}, re-submitted {resubmitted}"
+        f"told lost {told_lost}, refused {refused}, duplicates {duplicates}, re-submitted {resubmitted}; "
+        f"unfinished tasks at the kills, by state: {dict(run.hit)}"
     )
     assert len(tasks) >= 50, f"only {len(tasks)} tasks were created"
     assert resubmitted == 0, creates.most_common(3)
