@@ -652,3 +652,20 @@ def _invalid(body: dict[str, Any]) -> str | None:
         ):
             return f"{model} only accepts public image URLs, not base64."
     return None
+
+
+def answer_next_create_with_id(api: FakeGrokAPI, task_id: str) -> None:
+    """The next create is answered (200, the documented shape) with ``task_id``, any string a hostile provider
+    could send (path characters, unicode, thousands of characters), and the stand-in knows the task by that
+    id from now on: polls of it answer as for any task (``queued`` until ``complete()``/``fail()``)."""
+    now = api.clock()
+    body = {"model": "grok_video3", "duration": 10}
+    api.tasks[task_id] = FakeTask(
+        task_id, "grok_video3", int(time.time()), now, body, TaskScript(complete_after=None), api.clock
+    )
+    api.fail_next(
+        "create",
+        status=200,
+        body={"id": task_id, "object": "video", "created": int(time.time()), "model": "grok_video3",
+              "status": "queued", "error": None},
+    )  # fmt: skip
