@@ -113,6 +113,32 @@ def most_in_half_open_window(times: list[float], width: float = 1.0) -> int:
     return max(sum(1 for t in times if start <= t < start + width) for start in times)
 
 
+async def test_a_create_goes_before_the_queued_polls_and_the_rate_still_holds() -> None:
+    """Twenty polls queue at 0 (4 s of them at rate 5); a member's create at 1.0 leaves within one slot,
+    not after the queue, and no second holds more than 5 requests."""
+    vt = VirtualTime()
+    b = budget(vt, rate=5, burst=1)
+    left: list[float] = []
+    create_left: list[float] = []
+
+    async def poll() -> None:
+        await b.acquire()
+        left.append(vt.now)
+
+    async def create() -> None:
+        await b.acquire(first=True)
+        create_left.append(vt.now)
+        left.append(vt.now)
+
+    polls = [asyncio.create_task(poll()) for _ in range(20)]
+    await vt.advance(1.0)
+    member = asyncio.create_task(create())
+    await vt.advance(10)
+    assert all(t.done() for t in [*polls, member])
+    assert create_left[0] <= 1.0 + 0.2 + 1e-9
+    assert most_in_half_open_window(sorted(left)) <= 5
+
+
 async def test_a_pause_holds_every_waiter_until_it_ends_and_then_they_leave_at_the_rate() -> None:
     vt = VirtualTime()
     b = budget(vt, rate=5, burst=1)

@@ -34,7 +34,9 @@ MEMBERS = 4
 FAIL_REASON = "Render node crashed (scripted failure)."
 SETTINGS = {
     "POLL_INTERVAL_SECONDS": "0.05",
-    # Room for every poll at this interval: a create waiting behind a saturated budget would be refused.
+    # Room for the commands, sent faster than 5 a second: with PROVIDER_MAX_RPS=5 and a 1 s timeout, creates
+    # beyond the rate cannot leave within half the timeout and are refused (the member is told, nothing is
+    # sent). Creates go before queued polls, so the polls at this interval never crowd them out.
     "PROVIDER_MAX_RPS": "500",
     "GROK_TIMEOUT_SECONDS": "1",  # a create or poll cut short by a kill is recovered 3 s later
     "DOWNLOAD_TIMEOUT_SECONDS": "3",

@@ -71,6 +71,7 @@ class RequestBudget:
         self._window = max(1.0, self._interval)
         self._per_window = max(1, math.floor(rate * self._window + 1e-9)) + burst - 1
         self._left: collections.deque[float] = collections.deque(maxlen=self._per_window)
+        self._first_waiting = 0  # requests that go first, waiting for room
 
     def __repr__(self) -> str:
         return f"RequestBudget(rate={self.rate:g}/s, burst={self.burst}, paused_for={self.paused_for():.1f}s)"
@@ -100,14 +101,17 @@ class RequestBudget:
         """When a request arriving now would leave, without reserving it."""
         return max(now, max(self._tat, now) - self._tolerance, self._paused_until)
 
-    async def acquire(self, max_wait: float = math.inf) -> float:
+    async def acquire(self, max_wait: float = math.inf, *, first: bool = False) -> float:
         """Wait for this request's turn; returns the seconds waited.
 
-        Raises BudgetBusy, having sent nothing and taken no slot, when the request could not leave within
-        `max_wait` seconds of the call (a long pause, or a long queue ahead of it).
+        `first`: the request goes before every waiter (a member's create, while polls queue): see
+        _jump_the_queue. Raises BudgetBusy, having sent nothing and taken no slot, when the request could
+        not leave within `max_wait` seconds of the call (a long pause, or a long queue ahead of it).
         """
         arrived = self._clock()
         deadline = arrived + max_wait
+        if first:
+            return await self._jump_the_queue(arrived, deadline)
         now = arrived
         while True:
             slot = self._slot_after(now)
@@ -125,11 +129,38 @@ class RequestBudget:
                 return max(0.0, left - arrived)
             now = self._clock()
 
+    async def _jump_the_queue(self, arrived: float, deadline: float) -> float:
+        """Leave as soon as no pause holds us and the last window of real departures has room (at most
+        about 1/rate), whatever the queue: the waiters' own slots stand, and the one that finds the window
+        full waits for room (_spaced), so the rate still holds. The schedule counts this departure too."""
+        while True:
+            now = self._clock()
+            ready = max(now, self._paused_until)
+            if len(self._left) == self._per_window:
+                ready = max(ready, self._left[0] + self._window)
+            if ready > deadline:
+                raise BudgetBusy(ready - now, paused=self._paused_until >= ready)
+            if ready <= now:
+                self._left.append(now)
+                self._tat = max(self._tat, now) + self._interval
+                return max(0.0, now - arrived)
+            self._first_waiting += 1
+            try:
+                await self._sleep(ready - now)
+            finally:
+                self._first_waiting -= 1
+
     async def _spaced(self, depart: float) -> bool:
         """Wait until the last window of real departures has room for one more (it has, unless waiters woke
-        late); False if a pause began meanwhile (the caller then takes a new slot after it)."""
-        while len(self._left) == self._per_window:
-            wait = self._left[0] + self._window - self._clock()
+        late), and no request that goes first is waiting for that room; False if a pause began meanwhile
+        (the caller then takes a new slot after it)."""
+        while True:
+            if self._first_waiting:
+                wait = self._interval  # it takes the room; look again one slot later
+            elif len(self._left) == self._per_window:
+                wait = self._left[0] + self._window - self._clock()
+            else:
+                break
             if wait <= 0:
                 break
             await self._sleep(wait)

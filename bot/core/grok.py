@@ -425,7 +425,8 @@ class GrokClient:
         if self._budget is None:
             return 0.0
         try:
-            return await self._budget.acquire(max_wait=self._total_timeout / 2)
+            # A member's create goes before the polls waiting for their turn: a member is waiting for it.
+            return await self._budget.acquire(max_wait=self._total_timeout / 2, first=op == "create")
         except BudgetBusy as busy:
             why = "paused after a rate limit" if busy.paused else "at its request rate"
             raise RateLimitedError(
