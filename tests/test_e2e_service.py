@@ -278,9 +278,10 @@ async def test_discord_unreachable_at_delivery_is_one_line_and_the_video_arrives
     try:
         await bot.wait_log("logged in as", timeout=20)
         await emu.slash_command("video", {"prompt": "through the outage"})
-        await grok_api.wait_for_requests(lambda r: r.endpoint == "result", timeout=10)
-        await forwarder.close()
+        await grok_api.wait_for_requests(lambda r: r.endpoint == "create", timeout=10)
         [task_id] = grok_api.tasks
+        await grok_api.wait_for_requests(lambda r: r.endpoint == "result" and r.task_id == task_id, timeout=10)
+        await forwarder.close()
         grok_api.complete(task_id)
         await bot.wait_log("posting failed (Discord unreachable", timeout=15)
         await forwarder.open()

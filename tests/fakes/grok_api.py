@@ -25,6 +25,7 @@ import http
 import json
 import re
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -349,7 +350,7 @@ class FakeGrokAPI:
         )
 
     def video_url(self, task_id: str) -> str:
-        return f"{self.origin}/cdn/{task_id}.mp4"
+        return f"{self.origin}/cdn/{urllib.parse.quote(task_id, safe='')}.mp4"  # any id, every character encoded
 
     # ------------------------------------------------------------------------------------------ inspection
 
