@@ -37,6 +37,7 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
+from bot.core import metrics
 from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
@@ -409,6 +410,7 @@ class GrokClient:
         except aiohttp.ClientError as exc:
             failure = GrokConnectionError(f"the request to the Grok API failed ({op}: {type(exc).__name__})")
         elapsed = time.monotonic() - started
+        metrics.provider_request(op, status if failure is None else failure, elapsed)
         if failure is not None:
             log.debug("%s %s failed after %.3fs: %s", method, path, elapsed, type(failure).__name__)
             raise failure
@@ -425,7 +427,8 @@ class GrokClient:
         if self._budget is None:
             return 0.0
         try:
-            return await self._budget.acquire(max_wait=self._total_timeout / 2)
+            with metrics.BUDGET_WAITERS.track_inprogress():
+                return await self._budget.acquire(max_wait=self._total_timeout / 2)
         except BudgetBusy as busy:
             why = "paused after a rate limit" if busy.paused else "at its request rate"
             raise RateLimitedError(
