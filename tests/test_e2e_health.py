@@ -126,6 +126,21 @@ async def test_healthz_names_the_database_while_another_process_holds_its_lock(
     assert body["parts"]["database"] == "ok"
 
 
+async def test_a_refused_key_is_reported_but_not_fatal(
+    emu: GatewayOutageEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    bot = await start_bot(HEALTH_PORT="0")
+    await wait_health(bot, 200)
+    grok_api.api_key = "a-key-the-owner-has-since-rotated"  # the provider now refuses ours: 401
+    handle = await emu.slash_command("video", {"prompt": "a cat"})
+    await handle.wait_followup()
+    status, body = await healthz(bot)
+    # A restart would not fix a key: 200, "degraded", the provider named.
+    assert status == 200 and body["status"] == "degraded" and "failing" not in body
+    assert body["parts"]["provider"] == "the provider refused the API key (HTTP 401) on the last request"
+    assert GROK_KEY not in json.dumps(body)
+
+
 async def test_metrics_after_a_delivered_video(
     emu: GatewayOutageEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:

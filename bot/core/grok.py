@@ -286,6 +286,7 @@ class GrokClient:
         self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
         self._budget = budget
+        self.answers = metrics.ProviderHealth()  # the last answer's status, for /healthz
 
     def paused_for(self) -> float:
         """Seconds until the provider-wide pause after a 429 ends (0 when none, or without a budget)."""
@@ -410,7 +411,7 @@ class GrokClient:
         except aiohttp.ClientError as exc:
             failure = GrokConnectionError(f"the request to the Grok API failed ({op}: {type(exc).__name__})")
         elapsed = time.monotonic() - started
-        metrics.provider_request(op, status if failure is None else failure, elapsed)
+        metrics.provider_request(op, status if failure is None else failure, elapsed, self.answers)
         if failure is not None:
             log.debug("%s %s failed after %.3fs: %s", method, path, elapsed, type(failure).__name__)
             raise failure

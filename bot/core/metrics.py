@@ -37,7 +37,6 @@ __all__ = [
     "DISCORD_POST_FAILURES",  # delivery.py: one `.inc()` where an outcome post fails
     "EVENTS",
     "POLLER_LAG",
-    "PROVIDER",
     "PROVIDER_LATENCY",
     "PROVIDER_REQUESTS",
     "STALL_SLACK_SECONDS",
@@ -98,23 +97,25 @@ BUDGET_WAITERS: Final = Gauge(
 
 @dataclass(slots=True)
 class ProviderHealth:
-    """The last answer the provider gave: /healthz reports a refused key (HTTP 401/403)."""
+    """The last answer one GrokClient got: /healthz reports a refused key (HTTP 401/403)."""
 
     last_status: int | None = None
 
 
-PROVIDER: Final = ProviderHealth()
 #: The provider's answers that mean the API key was refused (grok_errors.classify: AuthenticationError).
 AUTH_STATUSES: Final = frozenset({401, 403})
 
 
-def provider_request(endpoint: str, outcome: int | BaseException, seconds: float) -> None:
-    """One provider request ended: `outcome` is its HTTP status, or the error that ended it unanswered."""
+def provider_request(
+    endpoint: str, outcome: int | BaseException, seconds: float, answers: ProviderHealth
+) -> None:
+    """One provider request ended: `outcome` is its HTTP status, or the error that ended it unanswered (which
+    says nothing about the key: `answers` keeps the last status)."""
     status = str(outcome) if isinstance(outcome, int) else _failure_label(outcome)
     PROVIDER_REQUESTS.labels(endpoint=endpoint, status=status).inc()
     PROVIDER_LATENCY.labels(endpoint=endpoint).observe(max(0.0, seconds))
     if isinstance(outcome, int):
-        PROVIDER.last_status = outcome
+        answers.last_status = outcome
 
 
 def _failure_label(error: BaseException) -> str:

@@ -136,7 +136,8 @@ class GrokVideoBot(commands.Bot):
             return
         prices, models = s.price_table, self.catalogue.models
         collector = BotCollector(self.store, models, prices, s.currency, self.grok.paused_for)
-        self.health = HealthServer(self, self.store, self.poller.heartbeat, self.grok.paused_for, collector)
+        parts = (self.poller.heartbeat, self.grok.answers, self.grok.paused_for)
+        self.health = HealthServer(self, self.store, *parts, collector)
         await self.health.start(s.health_host, s.health_port)
 
     def _wake_poller(self) -> None:

@@ -72,12 +72,14 @@ class HealthServer:
         bot: commands.Bot,
         store: TaskStore,
         heartbeat: metrics.Heartbeat,
+        provider: metrics.ProviderHealth,
         paused_for: Callable[[], float],
         collector: metrics.BotCollector,
     ) -> None:
         self._bot = bot
         self._store = store
         self._heartbeat = heartbeat
+        self._provider = provider
         self._paused_for = paused_for
         self._collector = collector
         self._registry: CollectorRegistry = metrics.bot_registry(collector)
@@ -147,7 +149,7 @@ class HealthServer:
         return OK
 
     def provider(self) -> str:
-        status = metrics.PROVIDER.last_status
+        status = self._provider.last_status
         if status in metrics.AUTH_STATUSES:
             return f"the provider refused the API key (HTTP {status}) on the last request"
         if paused := self._paused_for():
