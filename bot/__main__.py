@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from bot.core.config import ConfigError, load_config, setup_logging
+from bot.core.config import ConfigError, load_config
+from bot.core.logs import setup_logging
 
 
 def main() -> int:

@@ -19,15 +19,15 @@ def test_mypy_is_clean_on_bot_and_cogs() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-# Names discord.py (a Transformer's channel_types and transform), aiohttp or the logging module call or read
-# for us (vulture cannot see those callers),
+# Names discord.py (a Transformer's channel_types and transform), aiohttp, prometheus-client (a custom
+# collector's collect) or the logging module call or read for us (vulture cannot see those callers),
 # dataclass fields that mirror a database column, and what only bench/ calls (TaskStore.due_tasks, timed by
 # bench/bench_due_tasks.py; the poller claims with claim_due).
 FRAMEWORK_NAMES = (
     "setup_hook", "on_*", "interaction_check", "from_custom_id", "setup", "cog_load", "cog_unload",
     "__signature__", "guild_only", "timestamp", "row_factory", "BASE", "DEFAULT_GATEWAY", "exc_text", "msg",
     "message_content", "guild_messages", "__context__", "__suppress_context__", "video_bytes", "updated_at",
-    "models_file", "polled_at", "due_tasks", "channel_types", "transform",
+    "models_file", "polled_at", "due_tasks", "channel_types", "transform", "collect",
 )
 FRAMEWORK_DECORATORS = ("@*.command", "@app_commands.*", "@commands.*", "@*.autocomplete", "@*.listener")
 

@@ -129,6 +129,12 @@ def _parse_log_level(raw: str) -> str:
     return level
 
 
+def _parse_log_format(raw: str) -> str:
+    if raw.lower() not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return raw.lower()
+
+
 def _parse_bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -208,6 +214,11 @@ class Settings:
     # Money: the owner's price per video-second (per-second models) or per video (per-call models).
     prices: dict[str, float] | None = _setting("PRICES", None, parse_prices)
     currency: str = _setting("CURRENCY", "USD", _parse_currency)
+    # Operations: /healthz and /metrics on HEALTH_HOST:HEALTH_PORT (no port: off; 0: any free port), and
+    # the log format (text for people, json for a log collector: one object per line).
+    health_host: str = _setting("HEALTH_HOST", "127.0.0.1", str)
+    health_port: int | None = _setting("HEALTH_PORT", None, _parse_int(0, 65535))
+    log_format: str = _setting("LOG_FORMAT", "text", _parse_log_format)
     # Advanced: where discord.py connects. Only for tests (the loopback emulator) or an API proxy.
     discord_api_base_url: str | None = _setting("DISCORD_API_BASE_URL", None, _parse_url)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", None, _parse_ws_url)
@@ -384,24 +395,14 @@ class RedactingFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
-            # Render the traceback now so the redaction covers it too.
-            message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+            # Render the traceback now so the redaction covers it too. Kept apart in exc_text: the text
+            # format appends it to the message, the JSON format gives it a field of its own.
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = self._redact(message), None
+        elif record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        record.msg, record.args = self._redact(record.getMessage()), None
         if record.stack_info:
             record.stack_info = self._redact(record.stack_info)
         return True
-
-
-def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter([settings.discord_token.get(), settings.grok_api_key.get()]))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    # discord.py's gateway chatter at DEBUG is noise for an owner; keep it at INFO unless asked.
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))

@@ -37,6 +37,7 @@ from urllib.parse import quote
 import aiohttp
 import yarl
 
+from bot.core import metrics
 from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
@@ -285,6 +286,7 @@ class GrokClient:
         self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
         self._budget = budget
+        self.answers = metrics.ProviderHealth()  # the last answer's status, for /healthz
 
     def paused_for(self) -> float:
         """Seconds until the provider-wide pause after a 429 ends (0 when none, or without a budget)."""
@@ -409,6 +411,7 @@ class GrokClient:
         except aiohttp.ClientError as exc:
             failure = GrokConnectionError(f"the request to the Grok API failed ({op}: {type(exc).__name__})")
         elapsed = time.monotonic() - started
+        metrics.provider_request(op, status if failure is None else failure, elapsed, self.answers)
         if failure is not None:
             log.debug("%s %s failed after %.3fs: %s", method, path, elapsed, type(failure).__name__)
             raise failure
@@ -426,7 +429,8 @@ class GrokClient:
             return 0.0
         try:
             # A member's create goes before the polls waiting for their turn: a member is waiting for it.
-            return await self._budget.acquire(max_wait=self._total_timeout / 2, first=op == "create")
+            with metrics.BUDGET_WAITERS.track_inprogress():
+                return await self._budget.acquire(max_wait=self._total_timeout / 2, first=op == "create")
         except BudgetBusy as busy:
             why = "paused after a rate limit" if busy.paused else "at its request rate"
             raise RateLimitedError(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.core import grok
+from bot.core import grok, logs
 from bot.core.catalogue import Catalogue, VideoRequest
 from bot.core.member_input import ImageFile, image_problems
 from bot.core.policy import GuildConfig, Limits, Refused, Requester, check_access, check_admission
@@ -246,7 +246,7 @@ class Pipeline:
         try:
             created = await self._client.create(self._catalogue.build_body(task.request))
         except grok.GrokError as exc:
-            log.warning("task %s: create refused: %s", task.id, exc)
+            log.warning("task %s: create refused: %s", task.id, exc, extra=logs.task_fields(task))
             refusal = explain_create_error(exc)
             await self._store.transition(
                 task.id,
@@ -273,13 +273,24 @@ class Pipeline:
             next_poll_at=now + first_poll_delay,
         )
         if queued is None:  # already posted as lost: keep the provider's id where the owner can find it
-            log.error("task %s: the provider accepted it as %s after it was given up", task.id, created.id)
+            log.error(
+                "task %s: the provider accepted it as %s after it was given up",
+                task.id,
+                created.id,
+                extra=logs.task_fields(task),
+            )
             return Refused(
                 "Something went wrong on my side",
                 [f"I lost track of task #{task.id} while Grok was accepting it."],
                 "Please tell the server owner: the bot's log has the video service's task id.",
             )
-        log.info("task %s: queued at the provider as %s (%s)", task.id, created.id, task.request.model)
+        log.info(
+            "task %s: queued at the provider as %s (%s)",
+            task.id,
+            created.id,
+            task.request.model,
+            extra=logs.task_fields(task),
+        )
         if self._on_queued is not None:
             self._on_queued()  # the poller may be asleep until its next known due time
         return queued

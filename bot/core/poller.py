@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.core import grok
+from bot.core import grok, logs, metrics
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan, error_backoff, is_overdue, plain_duration
 from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
@@ -139,6 +139,7 @@ class Poller:
         self._store_failing_since: float | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self.heartbeat = metrics.Heartbeat()  # beats once per loop iteration: /healthz tells a stalled loop
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -180,9 +181,12 @@ class Poller:
             except Exception as exc:
                 # The loop must outlive any bug or database trouble; the tasks stay in the store. A failing
                 # store is not hammered: the pause grows, and wakes are ignored until it ends.
-                await asyncio.sleep(self._store_failed(exc))
+                pause = self._store_failed(exc)
+                self.heartbeat.beat(pause)
+                await asyncio.sleep(pause)
                 continue
             self._store_ok()
+            self.heartbeat.beat(delay)
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races the wake-up.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -207,7 +211,7 @@ class Poller:
         claimable = [state for stage in self._stages for state in self._claimable(stage)]
         if not claimable:
             return IDLE_WAKE_SECONDS
-        next_at = await self._store.next_due_at(claimable)
+        next_at = self.heartbeat.due_at = await self._store.next_due_at(claimable)
         wait = IDLE_WAKE_SECONDS
         if paused := self._client.paused_for():
             wait = min(wait, paused)
@@ -223,6 +227,7 @@ class Poller:
         claimed = await self._store.claim_due(
             [(stage.limit - self._busy[stage], states) for stage, states in wanted.items()], now=moment
         )
+        metrics.poller_lag(self.heartbeat, moment, claimed)
         started = 0
         for task in claimed:
             stage = next(stage for stage in self._stages if task.state in stage.states)
@@ -257,6 +262,7 @@ class Poller:
         self._store_failing_since = None
 
     async def _handle_guarded(self, task: Task, stage: Stage) -> None:
+        logs.bind_task(task)  # this worker's own context: every line logged while handling it names the task
         try:
             await self.handle(task)
         except asyncio.CancelledError:

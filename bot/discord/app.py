@@ -15,12 +15,14 @@ from bot.core.budget import RequestBudget
 from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
+from bot.core.metrics import BotCollector
 from bot.core.pipeline import Pipeline, PipelineRules
 from bot.core.poll_timing import PollTimer
 from bot.core.poller import Poller, PollerConfig
 from bot.core.scheduler import PollPlan, submit_grace
 from bot.core.store import TaskStore
 from bot.discord.delivery import DiscordDelivery
+from bot.discord.health import HealthServer, ack_trace
 from bot.discord.tree import BotTree
 from bot.discord.views import ResultButton
 
@@ -50,11 +52,13 @@ class GrokVideoBot(commands.Bot):
             # Nothing the bot says pings anyone unless a send names the requester explicitly.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=BotTree,  # its on_error answers every failed app command privately
+            http_trace=ack_trace(),  # times interaction acknowledgements for /metrics
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.catalogue = catalogue
         self.http_session: aiohttp.ClientSession | None = None
+        self.health: HealthServer | None = None  # /healthz and /metrics, when HEALTH_PORT is set
 
     async def setup_hook(self) -> None:
         s = self.settings
@@ -123,6 +127,18 @@ class GrokVideoBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
         self.poller.start()
+        await self._start_health()
+
+    async def _start_health(self) -> None:
+        """/healthz and /metrics on HEALTH_HOST:HEALTH_PORT; a port that can't be bound is logged only."""
+        s = self.settings
+        if s.health_port is None:
+            return
+        prices, models = s.price_table, self.catalogue.models
+        collector = BotCollector(self.store, models, prices, s.currency, self.grok.paused_for)
+        parts = (self.poller.heartbeat, self.grok.answers, self.grok.paused_for)
+        self.health = HealthServer(self, self.store, *parts, collector)
+        await self.health.start(s.health_host, s.health_port)
 
     def _wake_poller(self) -> None:
         self.poller.wake()
@@ -160,6 +176,8 @@ class GrokVideoBot(commands.Bot):
         opened (as far as it got). The sessions and the store are closed even if the first part is cut short
         (a bounded shutdown)."""
         try:
+            if self.health is not None:
+                await self.health.stop()
             if hasattr(self, "poller"):
                 await self.poller.stop()
             if hasattr(self, "delivery"):

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.core import metrics
 from bot.core.links import public_link
 from bot.core.scheduler import delivery_backoff, estimate_seconds
 from bot.core.store import TO_DELIVER, State, Task, TaskStore
@@ -204,6 +205,7 @@ class DiscordDelivery:
         except DISCORD_TROUBLE as exc:
             # Discord hiccup (5xx, rate limits beyond discord.py's own retries) or unreachable (an outage, no
             # network): one line, and try again later.
+            metrics.DISCORD_POST_FAILURES.inc()
             log.warning("task %s: posting failed (%s); retrying later", task.id, _describe(exc))
             await self._store.transition(
                 task.id,
@@ -252,6 +254,7 @@ class DiscordDelivery:
         self._last_status.pop(task.id, None)
 
     async def _give_up_for_now(self, task: Task, why: str) -> None:
+        metrics.DISCORD_POST_FAILURES.inc()
         attempts = task.delivery_attempts + 1
         retry = attempts < MAX_DELIVERY_ATTEMPTS
         log.warning(
