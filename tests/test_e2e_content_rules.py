@@ -124,6 +124,11 @@ async def test_age_restricted_only_refuses_outside_nsfw_channels_and_their_threa
     text = await video(emu, {"prompt": "a sunset"})
     assert "age-restricted (NSFW) channels" in text and f"<#{lounge.id}>" in text, text
     assert "/videohelp" in text
+    # The Animate form does not even open outside those channels.
+    target = await emu.post_message(emu.channel, emu.owner, "art", attachments=[("a.png", PNG, "image/png")])
+    h = await emu.message_context_menu("Animate with Grok", target)
+    await h.wait_response()
+    assert h.ephemeral and h.modal is None and "Only in age-restricted channels" in h.text()
     assert grok_api.creates == []
     assert "queued" in await video(emu, {"prompt": "a sunset"}, channel=lounge)
     thread = await emu.add_thread(lounge, "after dark")

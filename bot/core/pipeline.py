@@ -182,7 +182,8 @@ class Pipeline:
 
     async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
         """What can be judged before the member has said what they want, in submit's order (the images,
-        the server's rules but the model, the bot's permissions): the form opens only after this."""
+        the server's rules but the model and the prompt, the bot's permissions): the form opens only after
+        this."""
         if origin.guild_id is None or not origin.channel_id:
             return NOT_IN_A_SERVER
         if problems := image_problems(list(images), self._rules.max_image_bytes):

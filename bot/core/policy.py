@@ -121,12 +121,10 @@ def check_access(
                 ["Making videos here needs a role that no longer exists on this server."],
                 "Ask a server admin to choose another one with /videoadmin role.",
             )
-        return Refused("A role is needed", [f"Making videos here needs the {role} role."], HELP_HINT)
+        return Refused("A role is needed", [f"Making videos here needs the {role} role."])
     if model is not None and config.allowed_models is not None and model not in config.allowed_models:
         listed = ", ".join(config.allowed_models) or "none"
-        return Refused(
-            "That model is not available here", [f"This server allows these models: {listed}."], HELP_HINT
-        )
+        return Refused("That model is not available here", [f"This server allows these models: {listed}."])
     return None
 
 
