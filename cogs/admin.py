@@ -19,8 +19,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.policy import DAY, GuildConfig, Limits, cost, day_start, duration_text, format_money, total_cost
+from bot.core.policy import (
+    DAY,
+    MAX_BLOCKED_WORDS,
+    GuildConfig,
+    Limits,
+    WordChange,
+    add_words,
+    cost,
+    day_start,
+    duration_text,
+    format_money,
+    remove_words,
+    split_words,
+    total_cost,
+)
 from bot.discord import embeds
+from bot.discord.requests import age_restricted_channels
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -89,6 +104,8 @@ class ListableChannel(app_commands.Transformer):
 
 
 Listable = app_commands.Transform[discord.abc.Snowflake, ListableChannel]
+#: Blocked words as an admin types them: several, separated by commas.
+WordList = app_commands.Range[str, 1, 1000]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +140,48 @@ def usage_lines(rows: Sequence[UsageRow], currency: str) -> tuple[list[str], lis
     heaviest = sorted(by_model.items(), key=lambda item: -sum(r.seconds for r in item[1]))
     models = [f"{model}: {summary(group)}" for model, group in heaviest]
     return members, models, summary(rows)
+
+
+def content_rules_text(config: GuildConfig) -> str:
+    words = len(config.blocked_words)
+    listed = f"{words} of {MAX_BLOCKED_WORDS} (/videoadmin blocked-words list)" if words else "none"
+    age = "on: only in age-restricted channels" if config.age_restricted_only else "off"
+    return f"Blocked words: {listed}\nAge-restricted channels only: {age}"
+
+
+def word_change_embed(title: str, change: WordChange) -> discord.Embed:
+    """What add or remove did, the words spoilered (the list is not meant to be read by accident)."""
+    lines = []
+    if change.changed:
+        lines.append(f"{title}: {spoilered(change.changed)}.")
+    if change.unchanged:
+        verb = "Already blocked" if "added" in title else "Not on the list"
+        lines.append(f"{verb}: {spoilered(change.unchanged)}.")
+    lines += [f"• {embeds.plain(p)}" for p in change.problems]
+    lines.append(f"The list has {plural(len(change.words), 'word')} (at most {MAX_BLOCKED_WORDS}).")
+    if change.problems and not change.changed:
+        return embeds.refusal_embed("Blocked words unchanged", lines[:-1], lines[-1])
+    return embeds.info_embed(f"⚙️ {title if change.changed else 'Blocked words unchanged'}", "\n".join(lines))
+
+
+def spoilered(words: Sequence[str]) -> str:
+    return ", ".join(f"||{w}||" for w in words)
+
+
+#: One private message of the list stays well inside an embed description's 4,096 characters.
+_PAGE_CHARS = 3900
+
+
+def word_pages(words: Sequence[str]) -> list[str]:
+    """The words spoilered, split into pages that each fit one embed (200 words of 50 characters: 3)."""
+    pages, page = [], ""
+    for word in words:
+        item = f"||{word}||"
+        if page and len(page) + 2 + len(item) > _PAGE_CHARS:
+            pages.append(page)
+            page = ""
+        page = f"{page}, {item}" if page else item
+    return [*pages, page] if page else pages
 
 
 class AdminCog(commands.Cog):
@@ -373,6 +432,78 @@ class AdminCog(commands.Cog):
         else:
             await self._done(interaction, "Video making resumed", "Members can make videos again.")
 
+    # ---- content rules -----------------------------------------------------------------------------
+
+    blocked = app_commands.Group(
+        name="blocked-words", description="Words members' prompts may not contain", parent=videoadmin
+    )
+
+    @blocked.command(name="add", description="Block words in prompts: whole words, any case or accents")
+    @app_commands.describe(words="One or more words or short phrases, separated by commas")
+    async def blocked_add(self, interaction: discord.Interaction, words: WordList) -> None:
+        await self._change_words(interaction, words, add_words, "Blocked words added")
+
+    @blocked.command(name="remove", description="Allow blocked words again")
+    @app_commands.describe(words="The words to take off the list, separated by commas")
+    async def blocked_remove(self, interaction: discord.Interaction, words: WordList) -> None:
+        await self._change_words(interaction, words, remove_words, "Blocked words removed")
+
+    async def _change_words(
+        self,
+        interaction: discord.Interaction,
+        raw: str,
+        change: Callable[[tuple[str, ...], list[str]], WordChange],
+        title: str,
+    ) -> None:
+        assert interaction.guild_id is not None
+        asked = split_words(raw)
+        outcome: list[WordChange] = []
+
+        def apply(config: GuildConfig) -> GuildConfig:  # under the lock: two admins can't pass the cap
+            outcome.append(change(config.blocked_words, asked))
+            return config.with_changes(blocked_words=outcome[0].words)
+
+        await self._update(interaction.guild_id, apply)
+        await embeds.send_private(interaction, word_change_embed(title, outcome[0]))
+
+    @blocked.command(name="list", description="Show the blocked words (hidden behind spoilers)")
+    async def blocked_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        words = (await self.bot.store.guild_config(interaction.guild_id)).blocked_words
+        if not words:
+            await self._done(interaction, "No blocked words", "Prompts are not checked for any words.")
+            return
+        pages = word_pages(words)
+        for n, page in enumerate(pages, 1):
+            of = f" ({n}/{len(pages)})" if len(pages) > 1 else ""
+            title = f"🚫 {plural(len(words), 'blocked word')}{of}"
+            await embeds.send_private(interaction, embeds.info_embed(title, page))
+
+    @videoadmin.command(
+        name="age-restricted-only", description="Make videos only in age-restricted (NSFW) channels"
+    )
+    @app_commands.describe(enabled="On: only age-restricted channels and their threads; off: any channel")
+    async def age_restricted_only(self, interaction: discord.Interaction, enabled: bool) -> None:
+        assert interaction.guild is not None
+        await self._update(interaction.guild.id, lambda c: c.with_changes(age_restricted_only=enabled))
+        if not enabled:
+            await self._done(
+                interaction, "Any channel again", "Videos are no longer limited to age-restricted channels."
+            )
+            return
+        places = [c.mention for c in age_restricted_channels(interaction.guild)]
+        where = (
+            embeds.clip(", ".join(places), 1000)
+            if places
+            else "none yet: mark one age-restricted in its settings (Edit Channel → Age-Restricted Channel)"
+        )
+        await self._done(
+            interaction,
+            "Age-restricted channels only",
+            f"Members can make videos only in age-restricted channels and their threads: {where}.\n"
+            "Managers can still make videos anywhere.",
+        )
+
     # ---- config ------------------------------------------------------------------------------------
 
     @videoadmin.command(name="config", description="Show this server's video settings")
@@ -385,6 +516,7 @@ class AdminCog(commands.Cog):
         role = "none (every member)" if config.required_role_id is None else f"<@&{config.required_role_id}>"
         embed.add_field(name="Channels", value=self._channels_text(config), inline=False)
         embed.add_field(name="Required role", value=role, inline=False)
+        embed.add_field(name="Content rules", value=content_rules_text(config), inline=False)
         limits = "\n".join(limit_lines(config, settings.default_limits))
         embed.add_field(name="Limits", value=embeds.clip(limits, embeds.FIELD_VALUE_LIMIT), inline=False)
         models = (

@@ -1,4 +1,8 @@
-"""`/videos`: a member's own view: recent videos, one task's status (re-posting an undelivered one), quota."""
+"""`/videos`: a member's own view: recent videos, one task's status (re-posting an undelivered one), quota;
+and `/videohelp`: how to make videos, the models as loaded, the member's quota and the server's rules.
+
+`/videohelp` is a top-level command on purpose: typing "/video" in Discord's slash menu lists it right next
+to /video, where members look; as `/videos help` it would be hidden until someone opened /videos."""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.policy import discord_time, next_reset
+from bot.core.catalogue import Catalogue
+from bot.core.member_input import flag_examples
+from bot.core.models import ModelSpec
+from bot.core.policy import GuildConfig, Limits, Usage, discord_time, next_reset
 from bot.core.store import TO_DELIVER, State, Task
 from bot.discord import embeds
 from bot.discord.views import details_embed
@@ -103,38 +110,120 @@ class MemberCog(commands.Cog):
 
     @videos.command(name="quota", description="How much you can still make today, and when it resets")
     async def quota(self, interaction: discord.Interaction) -> None:
+        lines = await self._quota_lines(interaction)
+        await embeds.send_private(interaction, embeds.info_embed("📊 Your quota", "\n".join(lines)))
+
+    async def _quota_lines(self, interaction: discord.Interaction) -> list[str]:
         assert interaction.guild_id is not None
         config = await self.bot.store.guild_config(interaction.guild_id)
-        limits = config.limits(self.bot.settings.default_limits)
         usage = await self.bot.store.usage(interaction.user.id, interaction.guild_id)
-        now = time.time()
-        lines = []
-        if interaction.permissions.manage_guild:
-            lines.append("You manage this server: limits don't apply to you.")
+        limits = config.limits(self.bot.settings.default_limits)
+        return quota_lines(limits, usage, time.time(), manages=interaction.permissions.manage_guild)
 
-        def allowance(used: int, cap: int) -> str:
-            return f"{max(0, cap - used)} s of {cap} s left" if cap else "no daily limit"
+    # ---- /videohelp --------------------------------------------------------------------------------
 
-        active = (
-            f"{usage.active} of {limits.max_active}" if limits.max_active else f"{usage.active} (no limit)"
+    @app_commands.command(name="videohelp", description="How to make videos here: models, your quota, rules")
+    @app_commands.guild_only()
+    async def videohelp(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        config = await self.bot.store.guild_config(interaction.guild_id)
+        me = self.bot.user.mention if self.bot.user else "the bot"
+        embed = help_embed(self.bot.catalogue, config, me, reply_mode=self.bot.settings.reply_mode)
+        quota = "\n".join(await self._quota_lines(interaction))
+        embed.add_field(name="Your quota", value=embeds.clip(quota, embeds.FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(name="This server's rules", value=rules_text(config), inline=False)
+        await embeds.send_private(interaction, embed)
+
+
+def quota_lines(limits: Limits, usage: Usage, now: float, *, manages: bool) -> list[str]:
+    """What /videos quota and /videohelp show: in progress, when the next video is possible, the daily
+    allowances left and when they reset."""
+    lines = ["You manage this server: limits don't apply to you."] if manages else []
+
+    def allowance(used: int, cap: int) -> str:
+        return f"{max(0, cap - used)} s of {cap} s left" if cap else "no daily limit"
+
+    active = f"{usage.active} of {limits.max_active}" if limits.max_active else f"{usage.active} (no limit)"
+    lines.append(f"**In progress:** {active}")
+    ready_at = (usage.last_submitted_at or 0) + limits.cooldown_seconds
+    if limits.cooldown_seconds and usage.last_submitted_at and ready_at > now:
+        lines.append(f"**Next video possible:** {discord_time(ready_at)}")
+    else:
+        lines.append("**Next video possible:** now")
+    lines.append(f"**You today:** {allowance(usage.member_seconds_today, limits.member_daily_seconds)}")
+    lines.append(f"**Server today:** {allowance(usage.server_seconds_today, limits.server_daily_seconds)}")
+    lines.append(f"**Daily allowances reset** {discord_time(next_reset(now))} (00:00 UTC)")
+    return lines
+
+
+def model_line(spec: ModelSpec) -> str:
+    durations = spec.durations
+    if len(durations) == 1:
+        length = f"{durations[0]} s"
+    elif list(durations) == list(range(durations[0], durations[-1] + 1)):
+        length = f"{durations[0]}–{durations[-1]} s"
+    else:
+        length = "/".join(map(str, durations)) + " s"
+    images = f"up to {spec.max_images} image{'s' if spec.max_images != 1 else ''}"
+    if not spec.max_images:
+        images = "text only"
+    ratios, sizes = ", ".join(spec.aspect_ratios), "/".join(spec.resolutions)
+    return f"**{spec.label}** (`{spec.id}`): {length} · {ratios} · {sizes} · {images}"
+
+
+def fitted(items: list[str], limit: int, more: str, sep: str = "\n") -> str:
+    """As many whole items as fit in `limit` characters, then "…and N `more`" for the rest."""
+    items = [embeds.clip(item, limit // 2) for item in items]
+    shown: list[str] = []
+    used = 0
+    for n, item in enumerate(items):
+        reserve = len(f"{sep}…and {len(items)} {more}") if n < len(items) - 1 else 0
+        if used + len(sep) + len(item) + reserve > limit:
+            return sep.join(shown) + f"{sep}…and {len(items) - n} {more}"
+        shown.append(item)
+        used += len(sep) + len(item)
+    return sep.join(shown)
+
+
+def help_embed(catalogue: Catalogue, config: GuildConfig, me: str, *, reply_mode: bool) -> discord.Embed:
+    """How to make a video each way, and the models members can use here as the catalogue has them."""
+    ways = [
+        "**/video**: type a prompt, pick the model, length, shape and resolution, attach images if you like.",
+        "**Animate with Grok**: on a message with images, open its menu (right-click or long-press) → "
+        "Apps → Animate with Grok, and describe what should happen.",
+    ]
+    if reply_mode:
+        ways.insert(
+            1,
+            f"**Reply mode**: reply to a message with images (or attach some) and mention {me} with your "
+            f"prompt, e.g. `the cat waves --duration {flag_examples(catalogue)['duration']}`.",
         )
-        lines.append(f"**In progress:** {active}")
-        if (
-            limits.cooldown_seconds
-            and usage.last_submitted_at
-            and usage.last_submitted_at + limits.cooldown_seconds > now
-        ):
-            lines.append(
-                f"**Next video possible:** {discord_time(usage.last_submitted_at + limits.cooldown_seconds)}"
-            )
-        else:
-            lines.append("**Next video possible:** now")
-        lines.append(f"**You today:** {allowance(usage.member_seconds_today, limits.member_daily_seconds)}")
-        lines.append(
-            f"**Server today:** {allowance(usage.server_seconds_today, limits.server_daily_seconds)}"
-        )
-        lines.append(f"**Daily allowances reset** {discord_time(next_reset(now))} (00:00 UTC)")
-        await embeds.send_private(interaction, embeds.info_embed("📊 Your quota", "\n".join(lines)))
+    ways.append("Your video is posted in the channel and you are mentioned. See **/videos mine** for yours.")
+    embed = embeds.info_embed("🎬 Making videos with Grok", "\n".join(f"• {w}" for w in ways))
+    usable = [
+        spec
+        for spec in catalogue.models.values()
+        if config.allowed_models is None or spec.id in config.allowed_models
+    ]
+    models = fitted([model_line(s) for s in usable], embeds.FIELD_VALUE_LIMIT, "more models (see /video)")
+    embed.add_field(name="Models", value=models or "None is allowed on this server.", inline=False)
+    return embed
+
+
+def rules_text(config: GuildConfig) -> str:
+    channels = (
+        fitted([f"<#{c}>" for c in config.allowed_channels], 500, "more", sep=", ")
+        if config.allowed_channels
+        else "every channel"
+    )
+    lines = [
+        "⏸️ **Paused**: no new videos for now." if config.paused else "▶️ Video making is on.",
+        f"**Channels:** {channels}",
+        f"**Role needed:** {'none' if config.required_role_id is None else f'<@&{config.required_role_id}>'}",
+        f"**Blocked words:** {len(config.blocked_words)}",
+        f"**Age-restricted channels only:** {'yes' if config.age_restricted_only else 'no'}",
+    ]
+    return embeds.clip("\n".join(lines), embeds.FIELD_VALUE_LIMIT)
 
 
 async def setup(bot: GrokVideoBot) -> None:

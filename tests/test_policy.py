@@ -8,16 +8,24 @@ from hypothesis import strategies as st
 
 from bot.core.policy import (
     DAY,
+    MAX_BLOCKED_WORDS,
     GuildConfig,
     Limits,
     Requester,
     Usage,
+    add_words,
+    blocked_word_in,
     check_access,
     check_admission,
+    check_content,
     cost,
     day_start,
     next_reset,
+    normalise,
     parse_prices,
+    remove_words,
+    split_words,
+    word_problem,
 )
 
 LIMITS = Limits(max_active=2, cooldown_seconds=60, member_daily_seconds=30, server_daily_seconds=100)
@@ -87,3 +95,89 @@ def test_prices() -> None:
     for bad in ("grok_video3", "grok_video3=abc", "=1", "grok_video3=-1"):
         with pytest.raises(ValueError):
             parse_prices(bad)
+
+
+# ---- content rules ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "found"),
+    [
+        ("Two friends at a CAFE", ["café"], "café"),
+        ("the Café opens", ["cafe"], "cafe"),
+        ("a cafe\u0301 (decomposed accent)", ["CAFÉ"], "CAFÉ"),
+        ("a class act, classic", ["ass"], None),
+        ("assassin's creed", ["ass"], None),
+        ("what an ass!", ["ass"], "ass"),
+        ("ASS.", ["ass"], "ass"),
+        ("snake_ass_tail", ["ass"], "ass"),  # an underscore separates words
+        ("a\u200bss", ["ass"], "ass"),  # a zero-width space hides nothing
+        ("ＡＳＳ", ["ass"], "ass"),  # full-width letters are plain ones
+        ("STRASSE", ["straße"], "straße"),  # ß folds to ss
+        ("the big   bad\twolf", ["bad wolf"], "bad wolf"),
+        ("badwolf", ["bad wolf"], None),
+        ("word1", ["word"], None),  # a digit is part of the word
+        ("", ["x"], None),
+    ],
+)
+def test_blocked_words_match_whole_words_ignoring_case_and_accents(
+    text: str, words: list[str], found: str | None
+) -> None:
+    assert blocked_word_in(text, words) == found
+
+
+#: Letters whose upper case folds back to them (not "ı", whose upper case is "I"): what "any case" means.
+_LETTER = st.characters(categories=["Ll", "Lu"], max_codepoint=0x24F).filter(
+    lambda c: normalise(c.upper()) == normalise(c)
+)
+_WORDS = st.text(_LETTER, min_size=1, max_size=12)
+
+
+@given(word=_WORDS, before=_WORDS, after=_WORDS)
+def test_a_word_standing_alone_is_found_in_any_case_and_glued_to_letters_never(
+    word: str, before: str, after: str
+) -> None:
+    assert blocked_word_in(f"{before} {word.upper()}, {after}", [word]) == word
+    assert blocked_word_in(f"{before}{word}{after}", [word]) is None
+    assert blocked_word_in(f"{before}{word}", [word]) is None
+
+
+@given(st.text(max_size=40))
+def test_normalise_is_idempotent(text: str) -> None:
+    assert normalise(normalise(text)) == normalise(text)
+
+
+def test_content_check_names_the_word_and_spares_managers() -> None:
+    config = GuildConfig(1, blocked_words=("café",))
+    refused = check_content(config, "Le CAFE", is_admin=False)
+    assert refused is not None and "“||café||”" in refused.problems[0] and "/videohelp" in (refused.hint or "")
+    assert check_content(config, "Le CAFE", is_admin=True) is None
+    assert check_content(config, "cafeteria", is_admin=False) is None
+
+
+def test_adding_and_removing_words() -> None:
+    assert split_words(" café ,, bad   wolf ,") == ["café", "bad wolf"]
+    assert word_problem("x" * 51) and word_problem("a|b") and word_problem("**") and word_problem("a_b")
+    assert word_problem("rock'n'roll") is None and word_problem("x" * 50) is None
+    change = add_words(("café",), ["CAFE", "ok", "a|b"])
+    assert change.words == ("café", "ok") and change.changed == ["ok"] and change.unchanged == ["CAFE"]
+    assert len(change.problems) == 1 and "“a|b”" in change.problems[0]
+    full = add_words(tuple(f"w{n}" for n in range(MAX_BLOCKED_WORDS)), ["one more"])
+    assert len(full.words) == MAX_BLOCKED_WORDS and "at most 200" in full.problems[0]
+    removed = remove_words(("café", "ok"), ["Cafe", "nope"])
+    assert removed.words == ("ok",) and removed.changed == ["café"] and removed.unchanged == ["nope"]
+
+
+def test_age_restricted_only_names_where_videos_can_be_made() -> None:
+    config = GuildConfig(1, age_restricted_only=True)
+    nowhere = check_access(config, MEMBER, None, {})
+    assert nowhere is not None and "none is open" in nowhere.problems[0]
+    who = Requester(1, 10, None, frozenset(), False, age_restricted=False, age_restricted_channels=(20, 30))
+    refused = check_access(config, who, None, {})
+    assert refused is not None and "<#20>, <#30>" in refused.problems[0]
+    # Only those the channel list allows, too.
+    listed = check_access(config.with_changes(allowed_channels=(10, 30)), who, None, {})
+    assert listed is not None and "<#30>" in listed.problems[0] and "<#20>" not in listed.problems[0]
+    inside = Requester(1, 20, None, frozenset(), False, age_restricted=True)
+    assert check_access(config, inside, None, {}) is None
+    assert check_access(config, Requester(1, 10, None, frozenset(), True), None, {}) is None

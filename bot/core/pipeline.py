@@ -4,7 +4,8 @@ Every entry point (/video, the "Animate with Grok" form, reply mode, the Regener
 Discord input into a `Submission` (the request plus its `Origin`), calls `Pipeline.submit`, and renders the
 `Outcome`. The order, cheapest "no" first and nothing paid before every check passed:
 
-    catalogue → access (paused, channel, role, model) → the bot's channel permissions
+    catalogue → access (paused, channel, age-restricted, role, model) → content (blocked words)
+    → the bot's channel permissions
     → atomic fair-use admission + store write → paid create call → status message → the answer
 
 No Discord here: the status message goes through the `StatusBoard` port, which the Discord side implements.
@@ -21,7 +22,15 @@ from typing import Protocol
 from bot.core import grok, logs
 from bot.core.catalogue import Catalogue, VideoRequest
 from bot.core.member_input import ImageFile, image_problems
-from bot.core.policy import GuildConfig, Limits, Refused, Requester, check_access, check_admission
+from bot.core.policy import (
+    GuildConfig,
+    Limits,
+    Refused,
+    Requester,
+    check_access,
+    check_admission,
+    check_content,
+)
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan
 from bot.core.store import NewTask, State, Task, TaskStore
@@ -47,6 +56,10 @@ class Origin:
     origin_message_id: int | None = None
     #: Post the status message as a reply to this message (reply mode) instead of a plain channel message.
     reply_to: int | None = None
+    #: The channel is age-restricted (NSFW); a thread is when its parent is.
+    age_restricted: bool = False
+    #: The server's age-restricted channels: where an age-restricted-only server makes videos.
+    age_restricted_channels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +167,8 @@ class Pipeline:
             return refusal
         config = await self._store.guild_config(origin.guild_id)
         is_admin = self._is_admin(origin)
-        if refusal := self._place_refusal(config, origin, submission.request.model, is_admin):
+        request = submission.request
+        if refusal := self._place_refusal(config, origin, request.model, is_admin, request.prompt):
             return refusal
         limits = config.limits(self._rules.default_limits)
         admitted = await self._admit(submission, limits, bypass=is_admin)
@@ -168,7 +182,8 @@ class Pipeline:
 
     async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
         """What can be judged before the member has said what they want, in submit's order (the images,
-        the server's rules but the model, the bot's permissions): the form opens only after this."""
+        the server's rules but the model and the prompt, the bot's permissions): the form opens only after
+        this."""
         if origin.guild_id is None or not origin.channel_id:
             return NOT_IN_A_SERVER
         if problems := image_problems(list(images), self._rules.max_image_bytes):
@@ -183,15 +198,18 @@ class Pipeline:
 
     @staticmethod
     def _place_refusal(
-        config: GuildConfig, origin: Origin, model: str | None, is_admin: bool
+        config: GuildConfig, origin: Origin, model: str | None, is_admin: bool, prompt: str | None = None
     ) -> Refused | None:
-        """The server's rules for this member here (the model's once chosen), then the bot's permissions."""
+        """The server's rules for this member here (the model's and the prompt's once chosen), then the bot's
+        permissions."""
         assert origin.guild_id is not None
         who = Requester(
-            origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin
-        )
+            origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin,
+            origin.age_restricted, origin.age_restricted_channels,
+        )  # fmt: skip
         access = check_access(config, who, model, origin.role_names)
-        return access or channel_refusal(origin.missing_permissions)
+        content = None if prompt is None else check_content(config, prompt, is_admin=is_admin)
+        return access or content or channel_refusal(origin.missing_permissions)
 
     def check(self, submission: Submission) -> Refused | None:
         """The cheap, local 'no' before any money is spent: what the surface and the catalogue object to."""

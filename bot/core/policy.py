@@ -7,10 +7,15 @@ yes or no, with a refusal that names the limit and when it resets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 DAY = 86400.0
+#: Where members can read how to make videos and this server's rules (cogs/member.py).
+HELP_HINT = "See /videohelp."
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,8 @@ class GuildConfig:
     allowed_channels: tuple[int, ...] = ()
     required_role_id: int | None = None
     paused: bool = False
+    blocked_words: tuple[str, ...] = ()  # as the admins typed them; matched whole, ignoring case and accents
+    age_restricted_only: bool = False  # videos only in age-restricted (NSFW) channels and their threads
 
     def limits(self, defaults: Limits) -> Limits:
         chosen = {f.name: getattr(self, f.name) for f in fields(Limits)}
@@ -71,6 +78,9 @@ class Requester:
     parent_channel_id: int | None  # a thread's parent, so allowing a channel allows its threads
     role_ids: frozenset[int]
     is_admin: bool  # Manage Server, or the owner's bypass role: limits do not apply
+    age_restricted: bool = False  # the channel is age-restricted (a thread: its parent is)
+    #: The server's age-restricted channels, to say where videos can be made when the rule refuses.
+    age_restricted_channels: tuple[int, ...] = ()
 
 
 def day_start(now: float) -> float:
@@ -98,7 +108,10 @@ def check_access(
         allowed = set(config.allowed_channels)
         if who.channel_id not in allowed and who.parent_channel_id not in allowed:
             places = ", ".join(f"<#{c}>" for c in config.allowed_channels)
-            return Refused("Not in this channel", [f"Videos can be made in {places} on this server."])
+            problem = f"Videos can be made in {places} on this server."
+            return Refused("Not in this channel", [problem], HELP_HINT)
+    if config.age_restricted_only and not who.is_admin and not who.age_restricted:
+        return age_refusal(config, who)
     role_needed = config.required_role_id
     if role_needed is not None and not who.is_admin and role_needed not in who.role_ids:
         role = role_names.get(role_needed)
@@ -113,6 +126,91 @@ def check_access(
         listed = ", ".join(config.allowed_models) or "none"
         return Refused("That model is not available here", [f"This server allows these models: {listed}."])
     return None
+
+
+#: An age-restricted-only refusal names at most this many channels (a refusal stays short).
+_LISTED_PLACES = 10
+
+
+def age_refusal(config: GuildConfig, who: Requester) -> Refused:
+    """Where videos can be made on a server that allows them only in age-restricted channels: those of its
+    age-restricted channels that the channel list (if any) allows, and their threads."""
+    allowed = set(config.allowed_channels)
+    places = [c for c in who.age_restricted_channels if not allowed or c in allowed]
+    if not places:  # fmt: skip
+        where = (
+            "This server makes videos only in age-restricted (NSFW) channels, and none is open to videos yet."
+        )
+        return Refused(
+            "Only in age-restricted channels", [where], "Ask a server admin to mark a channel age-restricted."
+        )
+    shown = ", ".join(f"<#{c}>" for c in places[:_LISTED_PLACES])
+    more = f" and {len(places) - _LISTED_PLACES} more" if len(places) > _LISTED_PLACES else ""
+    return Refused(
+        "Only in age-restricted channels",
+        [f"This server makes videos only in age-restricted (NSFW) channels: {shown}{more} "
+         "(and their threads)."],
+        HELP_HINT,
+    )
+
+
+# ---- content rules -------------------------------------------------------------------------------------
+
+#: A server lists at most this many blocked words, each at most this long.
+MAX_BLOCKED_WORDS = 200
+MAX_BLOCKED_WORD_CHARS = 50
+#: What a blocked word may be made of: letters and digits, with spaces, hyphens, apostrophes or dots
+#: between them (markdown characters would break the spoilers the list and refusals show it in).
+_WORD_SHAPE = re.compile(r"\w+(?:[ '’.-]+\w+)*")
+
+
+def normalise(text: str) -> str:
+    """How words are compared: case- and accent-insensitive. Compatibility forms are unfolded (NFKD: "ﬁ" is
+    "fi", full-width letters are plain ones), combining marks dropped ("é" is "e"), invisible format
+    characters dropped (a zero-width space hides no word), and case folded ("ß" is "ss")."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return "".join(c for c in folded if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
+
+
+def word_problem(word: str) -> str | None:
+    """Why `word` can't be a blocked word, or None."""
+    if len(word) > MAX_BLOCKED_WORD_CHARS:
+        return f"a blocked word can be at most {MAX_BLOCKED_WORD_CHARS} characters long."
+    if not _WORD_SHAPE.fullmatch(normalise(word)) or "_" in word:
+        return "a blocked word is letters and digits (with spaces, hyphens, apostrophes or dots between)."
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _word_pattern(word: str) -> re.Pattern[str]:
+    """`word` (normalised) as a whole word: no letter or digit right before or after it; any run of spaces
+    inside it matches any run of spaces."""
+    inner = r"\s+".join(re.escape(part) for part in normalise(word).split())
+    return re.compile(rf"(?<![^\W_]){inner}(?![^\W_])")
+
+
+def blocked_word_in(text: str, words: Iterable[str]) -> str | None:
+    """The first of `words` that `text` contains as a whole word ("ass" is not in "class"), ignoring case
+    and accents ("café" is in "CAFE!"), or None."""
+    plain = normalise(text)
+    for word in words:
+        if normalise(word).strip() and _word_pattern(word).search(plain):
+            return word
+    return None
+
+
+def check_content(config: GuildConfig, prompt: str, *, is_admin: bool) -> Refused | None:
+    """The server's blocked words, checked in the prompt before anything is spent."""
+    if is_admin or not config.blocked_words:
+        return None
+    word = blocked_word_in(prompt, config.blocked_words)
+    if word is None:
+        return None
+    return Refused(
+        "That prompt can't be used here",
+        [f"Your prompt contains a word this server does not allow: “||{word}||”."],
+        f"Rephrase it and try again. {HELP_HINT}",
+    )
 
 
 def check_admission(
@@ -203,3 +301,45 @@ def format_money(amount: float | None, currency: str) -> str:
 def total_cost(costs: Sequence[float | None]) -> float | None:
     known = [c for c in costs if c is not None]
     return sum(known) if known else None
+
+
+def split_words(raw: str) -> list[str]:
+    """`café, bad  wolf,,x` → ["café", "bad wolf", "x"]: what an admin typed, one entry per comma."""
+    return [" ".join(part.split()) for part in raw.split(",") if part.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class WordChange:
+    """What `add_words` or `remove_words` did: the new list, and what the admin should hear."""
+
+    words: tuple[str, ...]
+    changed: list[str]  # added or removed
+    unchanged: list[str]  # already listed (add) or not listed (remove)
+    problems: list[str]
+
+
+def add_words(current: tuple[str, ...], asked: Sequence[str]) -> WordChange:
+    """Append the valid new words (same word = same normalised form), up to MAX_BLOCKED_WORDS in all."""
+    words, seen = list(current), {normalise(w) for w in current}
+    added, already, problems = [], [], []
+    for word in asked:
+        if problem := word_problem(word):
+            problems.append(f"“{word[:MAX_BLOCKED_WORD_CHARS]}”: {problem}")
+        elif normalise(word) in seen:
+            already.append(word)
+        elif len(words) >= MAX_BLOCKED_WORDS:
+            problems.append(f"“{word}”: a server can block at most {MAX_BLOCKED_WORDS} words.")
+        else:
+            words.append(word)
+            seen.add(normalise(word))
+            added.append(word)
+    return WordChange(tuple(words), added, already, problems)
+
+
+def remove_words(current: tuple[str, ...], asked: Sequence[str]) -> WordChange:
+    """Take the words off the list, whichever case or accents the admin types them with."""
+    wanted = {normalise(w) for w in asked}
+    kept = tuple(w for w in current if normalise(w) not in wanted)
+    removed = [w for w in current if normalise(w) in wanted]
+    found = {normalise(w) for w in removed}
+    return WordChange(kept, removed, [w for w in asked if normalise(w) not in found], [])

@@ -243,6 +243,8 @@ class TaskStore:
             allowed_channels=tuple(json.loads(row["allowed_channels"])),
             required_role_id=row["required_role_id"],
             paused=bool(row["paused"]),
+            blocked_words=tuple(json.loads(row["blocked_words"])),
+            age_restricted_only=bool(row["age_restricted_only"]),
         )
 
     async def save_guild_config(self, config: GuildConfig) -> None:
@@ -251,12 +253,14 @@ class TaskStore:
             # The row holds nothing but the admins' choices, so replacing it whole is the update.
             "INSERT OR REPLACE INTO guild_settings (guild_id, max_active, cooldown_seconds, "
             "member_daily_seconds, server_daily_seconds, allowed_models, allowed_channels, required_role_id, "
-            "paused, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "paused, blocked_words, age_restricted_only, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 config.guild_id, config.max_active, config.cooldown_seconds, config.member_daily_seconds,
                 config.server_daily_seconds, models, json.dumps(list(config.allowed_channels)),
-                config.required_role_id, int(config.paused), self._clock(),
+                config.required_role_id, int(config.paused),
+                json.dumps(list(config.blocked_words), ensure_ascii=False), int(config.age_restricted_only),
+                self._clock(),
             ),
         )  # fmt: skip
 

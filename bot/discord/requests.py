@@ -75,6 +75,19 @@ def image_file(attachment: discord.Attachment) -> ImageFile:
     return ImageFile(attachment.filename, attachment.url, attachment.size, attachment.content_type)
 
 
+def age_restricted(channel: object) -> bool:
+    """Whether Discord marks the channel age-restricted (NSFW); a thread follows its parent (discord.py's
+    Thread.is_nsfw reads the parent; an uncached parent counts as not age-restricted)."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
+
+
+def age_restricted_channels(guild: discord.Guild) -> list[discord.TextChannel | discord.ForumChannel]:
+    """The server's age-restricted channels that hold messages or posts, in the server's order."""
+    places: list[discord.TextChannel | discord.ForumChannel] = [*guild.text_channels, *guild.forums]
+    return sorted((c for c in places if c.is_nsfw()), key=lambda c: c.position)
+
+
 def _place(
     source: str,
     guild: discord.Guild | None,
@@ -102,6 +115,10 @@ def _place(
         ),
         origin_message_id=origin_message_id,
         reply_to=reply_to,
+        age_restricted=age_restricted(channel),
+        age_restricted_channels=(
+            tuple(c.id for c in age_restricted_channels(guild)) if guild is not None else ()
+        ),
     )
 
 

@@ -586,3 +586,15 @@ class WorldMixin:
             "guild_scheduled_events": [], "soundboard_sounds": [], "embedded_activities": [],
         })
         return payload
+
+
+async def set_channel_nsfw(emu: Any, channel: Any, nsfw: bool = True) -> None:
+    """An admin marks a text or forum channel age-restricted (Edit Channel → Age-Restricted Channel): Discord
+    sends CHANNEL_UPDATE with `nsfw`, and discord.py's cached channel (and its threads, which read the parent's
+    flag) follow it. Minimal: the flag lives in this one dispatch only; a later CHANNEL_UPDATE, a GUILD_CREATE
+    on reconnect or a REST read of the channel still says false."""
+    ch = emu._channel(channel)
+    if ch.guild_id is None or ch.is_thread:
+        raise ValueError("only a server's text or forum channel has its own age-restricted flag")
+    emu._dispatch("CHANNEL_UPDATE", {**emu._channel_payload(ch), "nsfw": nsfw}, intent=Intent.GUILDS)
+    await emu._flush()
