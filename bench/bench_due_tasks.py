@@ -20,9 +20,7 @@ from pathlib import Path
 from bot.core.request import VideoRequest
 from bot.core.store import TaskStore
 
-QUERY = (
-    "SELECT * FROM tasks {hint} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at LIMIT 16"
-)
+QUERY = "SELECT * FROM tasks {hint} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at LIMIT 16"
 
 
 REQUEST = VideoRequest("grok_video3", "a prompt", 10, "16:9", "720p").to_json()

@@ -231,9 +231,7 @@ class AdminCog(commands.Cog):
         name="channel-allow", description="Allow video making in a channel (and its threads or forum posts)"
     )
     @app_commands.describe(channel="Once any channel is listed, videos can only be made in listed channels")
-    async def channel_allow(
-        self, interaction: discord.Interaction, channel: Listable
-    ) -> None:
+    async def channel_allow(self, interaction: discord.Interaction, channel: Listable) -> None:
         assert interaction.guild_id is not None
 
         def add(config: GuildConfig) -> GuildConfig:
@@ -263,9 +261,7 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="channel-remove", description="Remove a channel from the allowed list")
     @app_commands.describe(channel="The channel to take off the list")
-    async def channel_remove(
-        self, interaction: discord.Interaction, channel: Listable
-    ) -> None:
+    async def channel_remove(self, interaction: discord.Interaction, channel: Listable) -> None:
         assert interaction.guild_id is not None
 
         def remove(config: GuildConfig) -> GuildConfig:

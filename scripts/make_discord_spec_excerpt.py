@@ -198,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     excerpt = json.loads(text)["x-excerpt"]
-    print(f"{args.output}: {excerpt['operations']} operations, {excerpt['components']}, "
-          f"{len(text.encode()) / 1024:.0f} KB (input {len(raw) / 1024:.0f} KB)")
+    print(
+        f"{args.output}: {excerpt['operations']} operations, {excerpt['components']}, "
+        f"{len(text.encode()) / 1024:.0f} KB (input {len(raw) / 1024:.0f} KB)"
+    )
     return 0
 
 

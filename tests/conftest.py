@@ -39,7 +39,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _sqlite_workers():
-        print(f"\n{len(_sqlite_workers())} database connection(s) still open: exiting without waiting for them")
+        print(
+            f"\n{len(_sqlite_workers())} database connection(s) still open: exiting without waiting for them"
+        )
         os._exit(_exit_status[-1] if _exit_status else 1)
 
 

@@ -22,4 +22,6 @@ def test_the_benchmark_prints_delays_polls_and_ratios() -> None:
     assert rows["fixed"][3] == 1.0  # the baseline's own ratio
     for median, p90, polls, _ratio in rows.values():
         assert 0 <= median <= p90 and polls >= 1
-    assert re.search(r"^learned / fixed: median delay [\d.]+ \(oracle [\d.]+\), polls per task [\d.]+", lines[-1])
+    assert re.search(
+        r"^learned / fixed: median delay [\d.]+ \(oracle [\d.]+\), polls per task [\d.]+", lines[-1]
+    )

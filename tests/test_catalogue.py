@@ -44,20 +44,44 @@ class Contract:
 
 CONTRACT: dict[str, Contract] = {
     "grok_video3": Contract(
-        frozenset(range(6, 31)), ("6", "30"), True,
-        frozenset({"16:9", "9:16", "1:1", "3:2", "2:3"}), frozenset({"480p", "720p"}), 7, True, "Grok Video 3",
+        frozenset(range(6, 31)),
+        ("6", "30"),
+        True,
+        frozenset({"16:9", "9:16", "1:1", "3:2", "2:3"}),
+        frozenset({"480p", "720p"}),
+        7,
+        True,
+        "Grok Video 3",
     ),
     # "supported (no count given)": the catalogue assumes 7, and the contract names no URL restriction.
     "grok_video3_pro": Contract(
-        frozenset({10}), ("10",), False, frozenset({"16:9"}), frozenset({"720p"}), 7, True, "Grok Video 3 Pro",
+        frozenset({10}),
+        ("10",),
+        False,
+        frozenset({"16:9"}),
+        frozenset({"720p"}),
+        7,
+        True,
+        "Grok Video 3 Pro",
     ),
     "grok_video3_max": Contract(
-        frozenset({6, 10, 12, 16, 20, 30}), ("6", "10", "12", "16", "20", "30"), True,
-        frozenset({"16:9", "9:16", "1:1"}), frozenset({"480p", "720p"}), 5, False, "Grok Video 3 Max",
+        frozenset({6, 10, 12, 16, 20, 30}),
+        ("6", "10", "12", "16", "20", "30"),
+        True,
+        frozenset({"16:9", "9:16", "1:1"}),
+        frozenset({"480p", "720p"}),
+        5,
+        False,
+        "Grok Video 3 Max",
     ),
     "grok_video3_stable": Contract(
-        frozenset({6, 10}), ("6", "10"), True,
-        frozenset({"16:9", "9:16", "3:2", "2:3", "1:1"}), frozenset({"480p", "720p"}), 7, False,
+        frozenset({6, 10}),
+        ("6", "10"),
+        True,
+        frozenset({"16:9", "9:16", "3:2", "2:3", "1:1"}),
+        frozenset({"480p", "720p"}),
+        7,
+        False,
         "Grok Video 3 Stable",
     ),
 }
@@ -77,8 +101,9 @@ def names(message: str, word: str) -> bool:
     return pattern.search(message) is not None
 
 
-def expected_refusals(model: str, duration: int | None, ratio: str | None, resolution: str | None,
-                      images: int, kind: str) -> list[tuple[str, ...]]:
+def expected_refusals(
+    model: str, duration: int | None, ratio: str | None, resolution: str | None, images: int, kind: str
+) -> list[tuple[str, ...]]:
     """For each broken rule, the words its message must contain (the allowed values, from CONTRACT)."""
     c = CONTRACT[model]
     out: list[tuple[str, ...]] = []
@@ -95,8 +120,15 @@ def expected_refusals(model: str, duration: int | None, ratio: str | None, resol
     return out
 
 
-def check_body(body: dict[str, Any], model: str, prompt: str, duration: int | None, ratio: str | None,
-               resolution: str | None, images: tuple[str, ...]) -> None:
+def check_body(
+    body: dict[str, Any],
+    model: str,
+    prompt: str,
+    duration: int | None,
+    ratio: str | None,
+    resolution: str | None,
+    images: tuple[str, ...],
+) -> None:
     c = CONTRACT[model]
     expected: dict[str, Any] = {"model": model, "prompt": prompt.strip()}
     if c.send_duration:
@@ -117,10 +149,16 @@ def test_every_cell_of_the_contract_tables() -> None:
     failures: list[str] = []
     image_sets = {
         (n, kind): tuple((WEB if kind == "url" else DATA).format(i) for i in range(n))
-        for n in range(9) for kind in ("url", "data")
+        for n in range(9)
+        for kind in ("url", "data")
     }
     for model, duration, ratio, resolution, count, kind in itertools.product(
-        CONTRACT, [None, *range(41)], [None, *ALL_RATIOS], [None, *ALL_RESOLUTIONS], range(9), ("url", "data"),
+        CONTRACT,
+        [None, *range(41)],
+        [None, *ALL_RATIOS],
+        [None, *ALL_RESOLUTIONS],
+        range(9),
+        ("url", "data"),
     ):
         cases += 1
         images = image_sets[count, kind]
@@ -136,7 +174,9 @@ def test_every_cell_of_the_contract_tables() -> None:
                 failures.append(f"{label}: no message names {words}: {problems}")
         if not wanted:
             accepted += 1
-            check_body(catalogue.build_body(request), model, request.prompt, duration, ratio, resolution, images)
+            check_body(
+                catalogue.build_body(request), model, request.prompt, duration, ratio, resolution, images
+            )
         else:
             try:
                 catalogue.build_body(request)
@@ -149,7 +189,9 @@ def test_every_cell_of_the_contract_tables() -> None:
     assert not failures, "\n".join(failures[:20])
     # 4 models' own accepted cells: durations+None × ratios+None × resolutions+None × image counts × kinds
     assert accepted == sum(
-        (len(c.durations) + 1) * (len(c.ratios) + 1) * (len(c.resolutions) + 1)
+        (len(c.durations) + 1)
+        * (len(c.ratios) + 1)
+        * (len(c.resolutions) + 1)
         * (2 + c.max_images * (2 if c.base64_ok else 1))  # no images: both kinds alike
         for c in CONTRACT.values()
     )
@@ -177,7 +219,9 @@ LABELLED_URLS: tuple[tuple[str, str], ...] = (
 
 prompts = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "\n\t ", "\u3000", "\u200b\u200d", "\u202e\u2066 \u2800", "\u3164\ufeff", "a\u200b"]),
+    st.sampled_from(
+        ["", " ", "\n\t ", "\u3000", "\u200b\u200d", "\u202e\u2066 \u2800", "\u3164\ufeff", "a\u200b"]
+    ),
     st.integers(MAX_PROMPT_CHARS - 3, MAX_PROMPT_CHARS + 3).map(lambda n: "  " + "x" * n + "\n"),
 )
 models = st.sampled_from([*CONTRACT, "grok_video4", "", "GROK_VIDEO3", "grok_video3 "])
@@ -194,13 +238,21 @@ BLANK_LETTERS = {"\u2800", "\u3164", "\u115f", "\u1160", "\uffa0", "\u17b4", "\u
 
 def shows_nothing(text: str) -> bool:
     return all(
-        ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn") or unicodedata.category(ch)[0] == "Z"
+        ch in BLANK_LETTERS
+        or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn")
+        or unicodedata.category(ch)[0] == "Z"
         for ch in text
     )
 
 
-def oracle_problem_count(model: str, prompt: str, duration: int | None, ratio: str | None,
-                         resolution: str | None, labelled: list[tuple[str, str]]) -> int:
+def oracle_problem_count(
+    model: str,
+    prompt: str,
+    duration: int | None,
+    ratio: str | None,
+    resolution: str | None,
+    labelled: list[tuple[str, str]],
+) -> int:
     c = CONTRACT.get(model)
     kinds = [kind for _, kind in labelled]
     count = int(c is None)
@@ -219,7 +271,11 @@ def oracle_problem_count(model: str, prompt: str, duration: int | None, ratio: s
 @settings(max_examples=400, deadline=None)
 @given(models, prompts, durations, ratios, resolutions, images)
 def test_validate_accepts_exactly_what_the_contract_allows(
-    model: str, prompt: str, duration: int | None, ratio: str | None, resolution: str | None,
+    model: str,
+    prompt: str,
+    duration: int | None,
+    ratio: str | None,
+    resolution: str | None,
     labelled: list[tuple[str, str]],
 ) -> None:
     catalogue = Catalogue.default()
@@ -242,8 +298,25 @@ def test_validate_accepts_exactly_what_the_contract_allows(
 # ---- messages ---------------------------------------------------------------------------------------------
 
 INTERNALS = (
-    "None", "VideoRequest", "ModelSpec", "image_urls", "aspect_ratio", "send_duration", "max_images",
-    "public_urls_only", "billing", "Traceback", "Error", "Exception", "self", "[", "]", "{", "}", "'", "\n",
+    "None",
+    "VideoRequest",
+    "ModelSpec",
+    "image_urls",
+    "aspect_ratio",
+    "send_duration",
+    "max_images",
+    "public_urls_only",
+    "billing",
+    "Traceback",
+    "Error",
+    "Exception",
+    "self",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    "\n",
 )
 
 
@@ -271,7 +344,9 @@ def test_three_problems_give_three_messages() -> None:
 def test_everything_wrong_at_once() -> None:
     urls = (DATA.format(1),) * 5 + ("ftp://x/y.png", "not a link")
     problems = Catalogue.default().validate(
-        VideoRequest("grok_video3_stable", "   ", duration=0, aspect_ratio="4:3", resolution="1080p", image_urls=urls)
+        VideoRequest(
+            "grok_video3_stable", "   ", duration=0, aspect_ratio="4:3", resolution="1080p", image_urls=urls
+        )
     )
     assert problems == [
         "Please describe the video you want: the prompt is empty.",
@@ -287,30 +362,52 @@ def test_everything_wrong_at_once() -> None:
 @pytest.mark.parametrize(
     ("request_", "expected"),
     [
-        (VideoRequest("grok_video3_pro", "x", duration=6),
-         "grok_video3_pro always makes 10-second videos; leave duration empty."),
-        (VideoRequest("grok_video3_pro", "x", aspect_ratio="9:16"),
-         "grok_video3_pro only makes 16:9 videos (you asked for “9:16”)."),
-        (VideoRequest("grok_video3_pro", "x", resolution="480p"),
-         "grok_video3_pro only makes 720p videos (you asked for “480p”)."),
-        (VideoRequest("grok_video3", "x", duration=31),
-         "grok_video3 takes any whole number of seconds from 6 to 30 (you asked for 31)."),
-        (VideoRequest("grok_video3", "x", duration=-5),
-         "grok_video3 takes any whole number of seconds from 6 to 30 (you asked for -5)."),
-        (VideoRequest("grok_video3_max", "x", image_urls=(WEB,) * 6),
-         "grok_video3_max takes up to 5 images (you gave 6)."),
-        (VideoRequest("grok_video3_stable", "x", image_urls=(DATA,)),
-         "grok_video3_stable needs images as public links, not embedded (data:) images."),
-        (VideoRequest("grok_video9", "x"),
-         "There is no model called “grok_video9”. Choose one of: grok_video3, grok_video3_pro, grok_video3_max "
-         "or grok_video3_stable."),
-        (VideoRequest("", "x"),
-         "Please choose a model: grok_video3, grok_video3_pro, grok_video3_max or grok_video3_stable."),
-        (VideoRequest("grok_video3", "y" * (MAX_PROMPT_CHARS + 1)),
-         f"The prompt can be at most {MAX_PROMPT_CHARS:,} characters long (yours is {MAX_PROMPT_CHARS + 1:,})."),
-        (VideoRequest("grok_video3", "x", image_urls=("ftp://a/b.png",)),
-         "Image 1 is not a usable image; please send images as links starting with http:// or https:// "
-         "or embedded images (data:image/…)."),
+        (
+            VideoRequest("grok_video3_pro", "x", duration=6),
+            "grok_video3_pro always makes 10-second videos; leave duration empty.",
+        ),
+        (
+            VideoRequest("grok_video3_pro", "x", aspect_ratio="9:16"),
+            "grok_video3_pro only makes 16:9 videos (you asked for “9:16”).",
+        ),
+        (
+            VideoRequest("grok_video3_pro", "x", resolution="480p"),
+            "grok_video3_pro only makes 720p videos (you asked for “480p”).",
+        ),
+        (
+            VideoRequest("grok_video3", "x", duration=31),
+            "grok_video3 takes any whole number of seconds from 6 to 30 (you asked for 31).",
+        ),
+        (
+            VideoRequest("grok_video3", "x", duration=-5),
+            "grok_video3 takes any whole number of seconds from 6 to 30 (you asked for -5).",
+        ),
+        (
+            VideoRequest("grok_video3_max", "x", image_urls=(WEB,) * 6),
+            "grok_video3_max takes up to 5 images (you gave 6).",
+        ),
+        (
+            VideoRequest("grok_video3_stable", "x", image_urls=(DATA,)),
+            "grok_video3_stable needs images as public links, not embedded (data:) images.",
+        ),
+        (
+            VideoRequest("grok_video9", "x"),
+            "There is no model called “grok_video9”. Choose one of: grok_video3, grok_video3_pro, grok_video3_max "
+            "or grok_video3_stable.",
+        ),
+        (
+            VideoRequest("", "x"),
+            "Please choose a model: grok_video3, grok_video3_pro, grok_video3_max or grok_video3_stable.",
+        ),
+        (
+            VideoRequest("grok_video3", "y" * (MAX_PROMPT_CHARS + 1)),
+            f"The prompt can be at most {MAX_PROMPT_CHARS:,} characters long (yours is {MAX_PROMPT_CHARS + 1:,}).",
+        ),
+        (
+            VideoRequest("grok_video3", "x", image_urls=("ftp://a/b.png",)),
+            "Image 1 is not a usable image; please send images as links starting with http:// or https:// "
+            "or embedded images (data:image/…).",
+        ),
     ],
 )
 def test_single_messages(request_: VideoRequest, expected: str) -> None:
@@ -321,14 +418,27 @@ def test_single_messages(request_: VideoRequest, expected: str) -> None:
 
 def test_hostile_inputs_stay_short() -> None:
     huge = 10**5000  # str() of this raises in Python 3.11: the catalogue must not try
-    problems = Catalogue.default().validate(VideoRequest(
-        "m" * 5000, "p" * 100_000, duration=huge, aspect_ratio="a" * 5000, resolution="r" * 5000,
-        image_urls=("x" * 5000,) * 30,
-    ))
+    problems = Catalogue.default().validate(
+        VideoRequest(
+            "m" * 5000,
+            "p" * 100_000,
+            duration=huge,
+            aspect_ratio="a" * 5000,
+            resolution="r" * 5000,
+            image_urls=("x" * 5000,) * 30,
+        )
+    )
     assert len(problems) == 3  # unknown model, prompt too long, bad images (options need a known model)
-    problems += Catalogue.default().validate(VideoRequest(
-        "grok_video3", "p", duration=-huge, aspect_ratio="a" * 5000, resolution="\n" * 50, image_urls=("x",) * 30,
-    ))
+    problems += Catalogue.default().validate(
+        VideoRequest(
+            "grok_video3",
+            "p",
+            duration=-huge,
+            aspect_ratio="a" * 5000,
+            resolution="\n" * 50,
+            image_urls=("x",) * 30,
+        )
+    )
     assert len(problems) == 3 + 5
     assert all(len(p) < 300 for p in problems)
     assert not any("\n" in p for p in problems)
@@ -338,6 +448,7 @@ def test_hostile_inputs_stay_short() -> None:
 
 # ---- the model data itself --------------------------------------------------------------------------------
 
+
 def test_specs_match_the_contract_in_order() -> None:
     catalogue = Catalogue.default()
     assert list(catalogue.models) == list(CONTRACT)
@@ -345,13 +456,22 @@ def test_specs_match_the_contract_in_order() -> None:
         spec = catalogue.get(model_id)
         assert spec is not None and spec.id == model_id and spec.label == c.label
         assert set(spec.durations) == c.durations and list(spec.durations) == sorted(spec.durations)
-        assert (spec.default_duration, spec.default_aspect_ratio, spec.default_resolution) == (10, "16:9", "720p")
+        assert (spec.default_duration, spec.default_aspect_ratio, spec.default_resolution) == (
+            10,
+            "16:9",
+            "720p",
+        )
         assert spec.send_duration is c.send_duration
         assert set(spec.aspect_ratios) == c.ratios and set(spec.resolutions) == c.resolutions
         assert spec.max_images == c.max_images and spec.public_urls_only is not c.base64_ok
         assert 0 < len(f"{spec.label} — {spec.description}") <= 100
     assert catalogue.get("nope") is None
-    assert [catalogue.models[m].billing for m in CONTRACT] == ["per_second", "per_call", "per_second", "per_call"]
+    assert [catalogue.models[m].billing for m in CONTRACT] == [
+        "per_second",
+        "per_call",
+        "per_second",
+        "per_call",
+    ]
 
 
 def test_describe_and_billing() -> None:
@@ -374,14 +494,28 @@ def test_catalogue_refuses_inconsistent_specs() -> None:
     with pytest.raises(ValueError):
         Catalogue({})
     with pytest.raises(ValueError):
-        Catalogue({"grok_video3": ModelSpec(
-            id="grok_video3", label="x", durations=(6,), default_duration=10, send_duration=True,
-            aspect_ratios=("16:9",), default_aspect_ratio="16:9", resolutions=("720p",),
-            default_resolution="720p", max_images=0, public_urls_only=True, billing="per_call",
-        )})
+        Catalogue(
+            {
+                "grok_video3": ModelSpec(
+                    id="grok_video3",
+                    label="x",
+                    durations=(6,),
+                    default_duration=10,
+                    send_duration=True,
+                    aspect_ratios=("16:9",),
+                    default_aspect_ratio="16:9",
+                    resolutions=("720p",),
+                    default_resolution="720p",
+                    max_images=0,
+                    public_urls_only=True,
+                    billing="per_call",
+                )
+            }
+        )
 
 
 # ---- MODELS_FILE ------------------------------------------------------------------------------------------
+
 
 def write(tmp_path: Path, text: str, name: str = "models.toml") -> Path:
     path = tmp_path / name
@@ -407,7 +541,12 @@ def test_example_file_applies_the_stable_override() -> None:
         "grok_video3_stable only makes 720p videos (you asked for “480p”).",
     ]
     body = catalogue.build_body(VideoRequest("grok_video3_stable", "x", duration=10))
-    assert body == {"model": "grok_video3_stable", "prompt": "x", "aspect_ratio": "16:9", "resolution": "720p"}
+    assert body == {
+        "model": "grok_video3_stable",
+        "prompt": "x",
+        "aspect_ratio": "16:9",
+        "resolution": "720p",
+    }
 
 
 def test_example_file_commented_examples_also_load(tmp_path: Path) -> None:
@@ -420,12 +559,19 @@ def test_example_file_commented_examples_also_load(tmp_path: Path) -> None:
     four = catalogue.models["grok_video4"]
     assert four.durations == tuple(range(6, 16)) and four.default_resolution == "1080p"
     assert catalogue.build_body(VideoRequest("grok_video4", "x", duration=15)) == {
-        "model": "grok_video4", "prompt": "x", "duration": 15, "aspect_ratio": "16:9", "resolution": "1080p",
+        "model": "grok_video4",
+        "prompt": "x",
+        "duration": 15,
+        "aspect_ratio": "16:9",
+        "resolution": "1080p",
     }
 
 
 def test_disable_and_add(tmp_path: Path) -> None:
-    catalogue = Catalogue.load(write(tmp_path, """
+    catalogue = Catalogue.load(
+        write(
+            tmp_path,
+            """
 [models.grok_video3_pro]
 enabled = false
 
@@ -440,7 +586,9 @@ default_resolution = "480p"
 max_images = 0
 public_urls_only = true
 billing = "per_call"
-"""))
+""",
+        )
+    )
     assert list(catalogue.models) == ["grok_video3", "grok_video3_max", "grok_video3_stable", "acme_clip"]
     assert catalogue.validate(VideoRequest("grok_video3_pro", "x"))[0].startswith("There is no model called")
     assert catalogue.validate(VideoRequest("acme_clip", "x", duration=6, image_urls=(WEB,))) == [
@@ -448,12 +596,18 @@ billing = "per_call"
         "acme_clip does not take reference images (you gave 1).",
     ]
     assert catalogue.build_body(VideoRequest("acme_clip", "x")) == {
-        "model": "acme_clip", "prompt": "x", "duration": 8, "aspect_ratio": "1:1", "resolution": "480p",
+        "model": "acme_clip",
+        "prompt": "x",
+        "duration": 8,
+        "aspect_ratio": "1:1",
+        "resolution": "480p",
     }
 
 
 def test_every_problem_is_listed_with_the_file_name(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 colour = "blue"
 
 [models.grok_video3]
@@ -475,7 +629,9 @@ label = "Five"
 
 [models.nope]
 enabled = false
-""", name="owner-models.toml")
+""",
+        name="owner-models.toml",
+    )
     with pytest.raises(CatalogueError) as caught:
         Catalogue.load(path)
     error = caught.value
@@ -507,8 +663,8 @@ enabled = false
         ("[models.grok_video3]\nduration_min = 9\nduration_max = 5\n", "within 1..600, min first"),
         ("[models.grok_video3]\ndurations = [10]\nduration_min = 5\nduration_max = 9\n", "not both"),
         ("[models.grok_video3]\ndurations = []\n", "durations must not be empty"),
-        ("[models.grok_video3]\naspect_ratios = [\"wide\"]\n", "not shaped like '16:9'"),
-        ("[models.grok_video3]\nenabled = \"no\"\n", "enabled must be true or false"),
+        ('[models.grok_video3]\naspect_ratios = ["wide"]\n', "not shaped like '16:9'"),
+        ('[models.grok_video3]\nenabled = "no"\n', "enabled must be true or false"),
         ("models = 3\n", "models must be a set of [models.<id>] tables"),
         ("[models]\ngrok_video3 = 1\n", "[models.grok_video3] must be a table"),
         ("".join(f"[models.{m}]\nenabled = false\n" for m in CONTRACT), "no models are left enabled"),
@@ -537,7 +693,14 @@ def test_duration_range_override(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "prompt",
-    ["\u200b", "\u200b\u200c\u200d\u2060", "\u202e\u202d\u2066\u2069", "\u2800\u2800", "\u3164", " \ufeff\u00ad "],
+    [
+        "\u200b",
+        "\u200b\u200c\u200d\u2060",
+        "\u202e\u202d\u2066\u2069",
+        "\u2800\u2800",
+        "\u3164",
+        " \ufeff\u00ad ",
+    ],
 )
 def test_a_prompt_of_invisible_characters_is_refused_like_an_empty_one(prompt: str) -> None:
     problems = Catalogue.default().validate(VideoRequest("grok_video3", prompt))

@@ -167,7 +167,11 @@ def test_secrets_too_short_to_be_real_are_refused_by_name() -> None:
     assert problems[1].startswith("GROK_API_KEY=*** is invalid: is too short")
     assert short_token not in str(info.value) and short_key not in str(info.value)
     # The shortest accepted length, and every key the tests themselves use, still pass.
-    for token, key in [("t" * MIN_SECRET_LENGTH, "k" * MIN_SECRET_LENGTH), (BOT_TOKEN, GROK_KEY), (TOKEN, KEY)]:
+    for token, key in [
+        ("t" * MIN_SECRET_LENGTH, "k" * MIN_SECRET_LENGTH),
+        (BOT_TOKEN, GROK_KEY),
+        (TOKEN, KEY),
+    ]:
         settings = load_config(None, {"DISCORD_TOKEN": token, "GROK_API_KEY": key}).settings
         assert settings.discord_token.get() == token and settings.grok_api_key.get() == key
 
@@ -176,7 +180,9 @@ def test_models_file_problems_come_with_the_other_settings_problems(tmp_path: Pa
     models = tmp_path / "models.toml"
     models.write_text(BROKEN_MODELS)
     with pytest.raises(ConfigError) as info:
-        load_config(None, {"DISCORD_TOKEN": TOKEN, "POLL_INTERVAL_SECONDS": "soon", "MODELS_FILE": str(models)})
+        load_config(
+            None, {"DISCORD_TOKEN": TOKEN, "POLL_INTERVAL_SECONDS": "soon", "MODELS_FILE": str(models)}
+        )
     assert info.value.problems == [
         "GROK_API_KEY is missing: the API key from your Grok video API provider.",
         "POLL_INTERVAL_SECONDS='soon' is invalid: must be a number",
@@ -192,7 +198,9 @@ def test_models_file_problems_come_with_the_other_settings_problems(tmp_path: Pa
 
 def test_python_m_bot_reports_models_file_with_the_settings(tmp_path: Path) -> None:
     (tmp_path / "models.toml").write_text(BROKEN_MODELS)
-    proc = _python_m_bot(tmp_path, _child_env(**REQUIRED, POLL_INTERVAL_SECONDS="-1", MODELS_FILE="models.toml"))
+    proc = _python_m_bot(
+        tmp_path, _child_env(**REQUIRED, POLL_INTERVAL_SECONDS="-1", MODELS_FILE="models.toml")
+    )
     assert proc.returncode == 2
     assert "POLL_INTERVAL_SECONDS" in proc.stderr and "durations must not be empty" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -232,7 +240,9 @@ def test_python_m_bot_logs_misspellings_once_and_lists_them_with_errors(tmp_path
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) == 2, proc.stderr
     assert "POLL_INTERVAL (in .env)" in warnings[0] and "did you mean POLL_INTERVAL_SECONDS?" in warnings[0]
-    assert "MAX_ACTIVE_PER_USER (in the environment)" in warnings[1] and "MAX_ACTIVE_PER_MEMBER" in warnings[1]
+    assert (
+        "MAX_ACTIVE_PER_USER (in the environment)" in warnings[1] and "MAX_ACTIVE_PER_MEMBER" in warnings[1]
+    )
 
     # When the bot cannot start, the same names come with the problems they may explain; never a value.
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nGROK_APIKEY={KEY}\n")

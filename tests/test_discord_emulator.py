@@ -124,13 +124,21 @@ async def test_slash_command_with_attachment_defers_and_follows_up(
     seen: dict[str, Any] = {}
 
     @bot.tree.command(name="video", description="Make a video")
-    async def video(interaction: discord.Interaction, prompt: str, image: discord.Attachment,
-                    seconds: int = 5) -> None:
+    async def video(
+        interaction: discord.Interaction, prompt: str, image: discord.Attachment, seconds: int = 5
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        seen.update(prompt=prompt, seconds=seconds, image=await image.read(), filename=image.filename,
-                    content_type=image.content_type, limit=interaction.guild.filesize_limit)
-        await interaction.followup.send(f"Queued: {prompt}", embed=discord.Embed(title="Video", description="ETA 1m"),
-                                        ephemeral=True)
+        seen.update(
+            prompt=prompt,
+            seconds=seconds,
+            image=await image.read(),
+            filename=image.filename,
+            content_type=image.content_type,
+            limit=interaction.guild.filesize_limit,
+        )
+        await interaction.followup.send(
+            f"Queued: {prompt}", embed=discord.Embed(title="Video", description="ETA 1m"), ephemeral=True
+        )
 
     await start_bot(bot)
     await bot.tree.sync()
@@ -141,14 +149,23 @@ async def test_slash_command_with_attachment_defers_and_follows_up(
     await bot.tree.sync()  # same command set: Discord keeps the id and the version
     assert emu.command_put_count == 2 and emu.global_commands[0]["version"] == version
 
-    handle = await emu.slash_command("video", {"prompt": "a cat surfing", "seconds": 8},
-                                     attachments=[("cat photo.png", b"\x89PNG-fake", "image/png")])
+    handle = await emu.slash_command(
+        "video",
+        {"prompt": "a cat surfing", "seconds": 8},
+        attachments=[("cat photo.png", b"\x89PNG-fake", "image/png")],
+    )
     response = await handle.wait_response()
     assert response.type == 5 and response.ephemeral and response.flags == FLAG_EPHEMERAL
     followup = await handle.wait_followup()
     assert emu.cdn_requests and emu.cdn_requests[0].startswith("/ephemeral-attachments/")
-    assert seen == {"prompt": "a cat surfing", "seconds": 8, "image": b"\x89PNG-fake", "filename": "cat_photo.png",
-                    "content_type": "image/png", "limit": 10 * MiB}
+    assert seen == {
+        "prompt": "a cat surfing",
+        "seconds": 8,
+        "image": b"\x89PNG-fake",
+        "filename": "cat_photo.png",
+        "content_type": "image/png",
+        "limit": 10 * MiB,
+    }
     # The first followup after a defer fills the "thinking" message and keeps the defer's ephemerality.
     assert followup["id"] == handle.original["id"]
     assert followup["flags"] & FLAG_EPHEMERAL
@@ -159,8 +176,9 @@ async def test_slash_command_with_attachment_defers_and_follows_up(
     assert [(o["name"], o["type"]) for o in options] == [("prompt", 3), ("image", 11), ("seconds", 4)]
     assert options[2]["value"] == 8
     with pytest.raises(ValueError, match="INTEGER"):
-        await emu.slash_command("video", {"prompt": "x", "seconds": 1.5},
-                                attachments=[("a.png", b"1", "image/png")])
+        await emu.slash_command(
+            "video", {"prompt": "x", "seconds": 1.5}, attachments=[("a.png", b"1", "image/png")]
+        )
     assert emu.spec_violations == []
 
 
@@ -196,8 +214,10 @@ async def test_late_answer_gets_unknown_interaction(emu: DiscordEmulator, start_
     assert emu.messages(emu.channel)[-1]["content"] == "done"
     # A second answer to the same interaction: 40060.
     url = f"{emu.api_base}/interactions/{fast_handle.id}/{fast_handle.token}/callback"
-    async with aiohttp.ClientSession() as session, session.post(url, json={"type": 4, "data": {"content": "again"}}) \
-            as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp,
+    ):
         assert resp.status == 400 and resp.headers["Content-Type"] == "application/json"
         assert (await resp.json())["code"] == 40060
     assert emu.spec_violations == []
@@ -205,13 +225,19 @@ async def test_late_answer_gets_unknown_interaction(emu: DiscordEmulator, start_
 
 class VideoModal(discord.ui.Modal, title="New video"):
     prompt: discord.ui.Label = discord.ui.Label(
-        text="Prompt", component=discord.ui.TextInput(custom_id="prompt", style=discord.TextStyle.paragraph,
-                                                      max_length=500))
+        text="Prompt",
+        component=discord.ui.TextInput(custom_id="prompt", style=discord.TextStyle.paragraph, max_length=500),
+    )
     model: discord.ui.Label = discord.ui.Label(
-        text="Model", component=discord.ui.Select(custom_id="model", options=[
-            discord.SelectOption(label="Grok Video 3 Max", value="grok_video3_max"),
-            discord.SelectOption(label="Grok Video 3 Fast", value="grok_video3_fast", default=True),
-        ]))
+        text="Model",
+        component=discord.ui.Select(
+            custom_id="model",
+            options=[
+                discord.SelectOption(label="Grok Video 3 Max", value="grok_video3_max"),
+                discord.SelectOption(label="Grok Video 3 Fast", value="grok_video3_fast", default=True),
+            ],
+        ),
+    )
     seed = discord.ui.TextInput(label="Seed", custom_id="seed", required=False)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -219,7 +245,8 @@ class VideoModal(discord.ui.Modal, title="New video"):
         assert isinstance(self.model.component, discord.ui.Select)
         await interaction.response.send_message(
             f"{self.prompt.component.value} | {self.model.component.values[0]} | seed={self.seed.value or '-'}",
-            ephemeral=True)
+            ephemeral=True,
+        )
 
 
 async def test_modal_round_trip(emu: DiscordEmulator, start_bot: StartBot) -> None:
@@ -241,8 +268,12 @@ async def test_modal_round_trip(emu: DiscordEmulator, start_bot: StartBot) -> No
     assert answer.type == 4 and answer.ephemeral
     assert submitted.text() == "a fox in snow | grok_video3_max | seed=-"
     data = submitted.payload["data"]
-    assert data["components"][0]["component"] == {"type": 4, "id": data["components"][0]["component"]["id"],
-                                                   "custom_id": "prompt", "value": "a fox in snow"}
+    assert data["components"][0]["component"] == {
+        "type": 4,
+        "id": data["components"][0]["component"]["id"],
+        "custom_id": "prompt",
+        "value": "a fox in snow",
+    }
     with pytest.raises(ValueError, match="not among its options"):
         await emu.submit_modal(opened, {"prompt": "x", "model": "grok_imagine"})
     with pytest.raises(KeyError, match="no inputs"):
@@ -256,8 +287,9 @@ class RetryButton(discord.ui.DynamicItem[discord.ui.Button], template=r"retry:(?
         self.task_id = task_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
-                             match: Any) -> RetryButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any
+    ) -> RetryButton:
         return cls(int(match["task_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -312,8 +344,11 @@ async def test_multipart_upload_is_stored_and_served_back(emu: DiscordEmulator, 
     channel = bot.get_channel(emu.channel.id)
     assert isinstance(channel, discord.TextChannel)
     payload = os.urandom(1 * MiB + 123)
-    sent = await channel.send("Here is your video", file=discord.File(io.BytesIO(payload), "clip.mp4"),
-                              embed=discord.Embed(title="Done"))
+    sent = await channel.send(
+        "Here is your video",
+        file=discord.File(io.BytesIO(payload), "clip.mp4"),
+        embed=discord.Embed(title="Done"),
+    )
     [attachment] = sent.attachments
     assert attachment.size == len(payload) and attachment.content_type == "video/mp4"
     assert await attachment.read() == payload  # through discord.py's CDN fetch
@@ -358,8 +393,10 @@ async def test_missing_permissions_are_403(emu: DiscordEmulator, start_bot: Star
     def same_as_discord_py() -> bool:
         # the emulator's computation agrees with discord.py's (which also drops voice bits in text channels)
         voice = discord.Permissions.voice().value
-        return emu.permissions_for(emu.bot_user, emu.channel) & ~voice == channel.permissions_for(
-            channel.guild.me).value & ~voice
+        return (
+            emu.permissions_for(emu.bot_user, emu.channel) & ~voice
+            == channel.permissions_for(channel.guild.me).value & ~voice
+        )
 
     await emu.set_bot_channel_permissions(emu.channel, deny=Perm.EMBED_LINKS)
     await emu.wait_for(lambda: not channel.permissions_for(channel.guild.me).embed_links)
@@ -409,7 +446,9 @@ async def test_dm_to_a_user_refusing_dms_is_50007(emu: DiscordEmulator, start_bo
 
     friendly = await bot.fetch_user(emu.default_user.id)
     await friendly.send("your video is ready")
-    dm_message = await emu.wait_for_message(emu.default_user, lambda m: m["author"]["id"] == str(emu.bot_user.id))
+    dm_message = await emu.wait_for_message(
+        emu.default_user, lambda m: m["author"]["id"] == str(emu.bot_user.id)
+    )
     assert dm_message["content"] == "your video is ready"
     assert emu.spec_violations == []
 
@@ -442,17 +481,23 @@ async def test_without_message_content_intent_content_is_stripped(
 
     await start_bot(bot)
     assert not emu.last_identify["intents"] & Intent.MESSAGE_CONTENT  # type: ignore[index]
-    plain = await emu.post_message(emu.channel, emu.owner, "make a video of a cat",
-                                   attachments=[("ref.png", b"img", "image/png")])
+    plain = await emu.post_message(
+        emu.channel, emu.owner, "make a video of a cat", attachments=[("ref.png", b"img", "image/png")]
+    )
     await emu.wait_for(lambda: len(received) == 1)
     assert received[0].content == "" and received[0].attachments == []
 
-    mention = await emu.post_message(emu.channel, emu.default_user, f"<@{emu.bot_user.id}> a dog please",
-                                     reference=plain)
+    mention = await emu.post_message(
+        emu.channel, emu.default_user, f"<@{emu.bot_user.id}> a dog please", reference=plain
+    )
     await emu.wait_for(lambda: len(received) == 2)
     msg = received[1]
     assert msg.content == f"<@{emu.bot_user.id}> a dog please"
-    assert bot.user in msg.mentions and msg.reference is not None and msg.reference.message_id == int(plain["id"])
+    assert (
+        bot.user in msg.mentions
+        and msg.reference is not None
+        and msg.reference.message_id == int(plain["id"])
+    )
     # the replied-to message does not mention the bot: its content is stripped too
     assert isinstance(msg.reference.resolved, discord.Message) and msg.reference.resolved.content == ""
     # a reply pings the replied-to author (owner); the bot got its mention
@@ -631,10 +676,12 @@ async def test_guild_group_commands_dm_and_rest_fetches(emu: DiscordEmulator, st
     admin = app_commands.Group(name="admin", description="Admin tools", guild_ids=[emu.guild.id])
 
     @admin.command(name="quota", description="Set a member's daily quota")
-    async def quota(interaction: discord.Interaction, member: discord.Member, videos: app_commands.Range[int, 0, 50]
-                    ) -> None:
-        await interaction.response.send_message(f"{member.display_name}: {videos}/day",
-                                                file=discord.File(io.BytesIO(b"report"), "quota.txt"))
+    async def quota(
+        interaction: discord.Interaction, member: discord.Member, videos: app_commands.Range[int, 0, 50]
+    ) -> None:
+        await interaction.response.send_message(
+            f"{member.display_name}: {videos}/day", file=discord.File(io.BytesIO(b"report"), "quota.txt")
+        )
 
     @bot.tree.command(name="ping", description="Ping")
     async def ping(interaction: discord.Interaction) -> None:
@@ -728,8 +775,9 @@ bot.run(os.environ["DISCORD_TOKEN"], log_handler=None)
 async def test_subprocess_bot_killed_and_restarted(emu: DiscordEmulator) -> None:
     async def launch(**extra: str) -> asyncio.subprocess.Process:
         env = {**os.environ, **emu.env(), "DISCORD_TOKEN": TOKEN, **extra}
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", SUBPROCESS_BOT, env=env,
-                                                    stdout=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", SUBPROCESS_BOT, env=env, stdout=asyncio.subprocess.PIPE
+        )
         procs.append(proc)
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 15.0)
@@ -760,12 +808,18 @@ def test_spec_validator_flags_what_discord_would_not_send() -> None:
     v = get_validator()
     assert v.find_operation("PATCH", "/webhooks/1/tok/messages/@original").template.endswith("@original")
     # discord.py sends some snowflakes as integers in requests: tolerated
-    assert v.validate_request("POST", "/channels/1/messages",
-                              {"content": "x", "message_reference": {"message_id": 5}}) == []
+    assert (
+        v.validate_request(
+            "POST", "/channels/1/messages", {"content": "x", "message_reference": {"message_id": 5}}
+        )
+        == []
+    )
     assert v.validate_request("POST", "/channels/1/messages", {"content": 5})
     # but a response must carry string ids and the required fields
     assert v.validate_response("GET", "/users/1", 200, {"id": 1, "username": "x"})
-    assert v.validate_response("POST", "/channels/1/messages", 403, {"code": 50013, "message": "Missing"}) == []
+    assert (
+        v.validate_response("POST", "/channels/1/messages", 403, {"code": 50013, "message": "Missing"}) == []
+    )
     assert v.validate_response("DELETE", "/channels/1/messages/2", 204, None) == []
     assert v.validate_request("GET", "/no/such/route", None)
 
@@ -785,7 +839,11 @@ def test_spec_excerpt_has_an_operation_for_every_route() -> None:
 
 
 def test_message_text_reads_everything_a_user_sees() -> None:
-    message = {"content": "hi", "embeds": [{"title": "T", "description": "D", "fields": [
-        {"name": "Model", "value": "grok", "inline": True}]}],
-        "components": [{"type": 17, "components": [{"type": 10, "content": "status: done"}]}]}
+    message = {
+        "content": "hi",
+        "embeds": [
+            {"title": "T", "description": "D", "fields": [{"name": "Model", "value": "grok", "inline": True}]}
+        ],
+        "components": [{"type": 17, "components": [{"type": 10, "content": "status: done"}]}],
+    }
     assert message_text(message) == "hi\nT\nD\nModel\ngrok\nstatus: done"

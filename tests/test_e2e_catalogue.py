@@ -314,7 +314,9 @@ async def test_reply_mode_messages_suggest_values_from_the_loaded_catalogue(
     assert all(m.get("message_reference") for m in bot_messages(emu, emu.channel)), "only replies, no status"
 
 
-async def test_video_and_the_menu_are_registered_for_servers_only(emu: DiscordEmulator, start_bot: StartBot) -> None:
+async def test_video_and_the_menu_are_registered_for_servers_only(
+    emu: DiscordEmulator, start_bot: StartBot
+) -> None:
     """`contexts: [0]` (guild) is what Discord reads today; `dm_permission` is the legacy field."""
     await start_bot()
     for name, ctype in (("video", 1), ("Animate with Grok", 3)):  # 3: a message context menu

@@ -19,7 +19,9 @@ async def test_twenty_simultaneous_requests_with_a_limit_of_two_create_exactly_t
     await start_bot(MAX_ACTIVE_PER_MEMBER="2")
     member = emu.default_user
     started = time.perf_counter()
-    handles = await asyncio.gather(*(emu.slash_command("video", {"prompt": f"race {n}"}, user=member) for n in range(20)))
+    handles = await asyncio.gather(
+        *(emu.slash_command("video", {"prompt": f"race {n}"}, user=member) for n in range(20))
+    )
     await asyncio.gather(*(h.wait_followup(timeout=15) for h in handles))
     elapsed = time.perf_counter() - started
     texts = [h.text() for h in handles]
@@ -36,7 +38,9 @@ async def test_twenty_simultaneous_requests_with_a_limit_of_two_create_exactly_t
     db.close()
 
 
-async def test_server_managers_bypass_the_limits(emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot) -> None:
+async def test_server_managers_bypass_the_limits(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
     grok_api.default_script = TaskScript(complete_after=None)
     await start_bot(MAX_ACTIVE_PER_MEMBER="1", COOLDOWN_SECONDS="600")
     for n in range(3):
@@ -85,7 +89,9 @@ async def test_buttons_work_after_a_restart_and_respect_ownership(
     bot = await start_bot()
     member, other = emu.default_user, emu.add_user("mallory")
     emu.add_member(emu.guild, other)
-    await emu.slash_command("video", {"prompt": "a paper boat", "model": "grok_video3_max", "duration": 6}, user=member)
+    await emu.slash_command(
+        "video", {"prompt": "a paper boat", "model": "grok_video3_max", "duration": 6}, user=member
+    )
     result = await wait_result(emu, emu.channel)
     custom_ids = [c["custom_id"] for row in result["components"] for c in row["components"]]
     assert custom_ids == ["grokvideo:regen:1", "grokvideo:delete:1", "grokvideo:details:1"]
@@ -107,7 +113,9 @@ async def test_buttons_work_after_a_restart_and_respect_ownership(
     h = await emu.click_button(result, "grokvideo:regen:1", user=member)
     await h.wait_text("queued")
     assert grok_api.creates[1] == grok_api.creates[0], "same settings"
-    second = await emu.wait_for_message(emu.channel, lambda m: "#2" in message_text(m) and m["content"].startswith("<@"))
+    second = await emu.wait_for_message(
+        emu.channel, lambda m: "#2" in message_text(m) and m["content"].startswith("<@")
+    )
     assert second["content"].startswith(f"<@{member.id}>")
 
     h = await emu.click_button(result, "grokvideo:delete:1", user=member)
@@ -115,7 +123,9 @@ async def test_buttons_work_after_a_restart_and_respect_ownership(
     assert all(m["id"] != result["id"] for m in emu.messages(emu.channel))
 
 
-async def test_moderators_may_delete_anyones_video(emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot) -> None:
+async def test_moderators_may_delete_anyones_video(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
     await start_bot()
     mods = emu.add_role(emu.guild, "Mods", permissions=int(Perm.MANAGE_MESSAGES))
     mod = emu.add_user("mod")
@@ -126,14 +136,22 @@ async def test_moderators_may_delete_anyones_video(emu: DiscordEmulator, grok_ap
     await h.wait_text("Deleted")
 
 
-async def test_videos_mine_and_status(emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot) -> None:
+async def test_videos_mine_and_status(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
     await start_bot()
-    grok_api.script_next(TaskScript(complete_after=0.0), TaskScript(complete_after=0.0, fail_reason="Content moderation"))
+    grok_api.script_next(
+        TaskScript(complete_after=0.0), TaskScript(complete_after=0.0, fail_reason="Content moderation")
+    )
     for prompt in ("first idea", "second idea"):
         await emu.slash_command("video", {"prompt": prompt})
         await wait_result(emu, emu.channel)
-        await emu.wait_for(lambda: len([m for m in emu.messages(emu.channel) if m["content"].startswith("<@")]) >= 1)
-    await emu.wait_for(lambda: len([m for m in emu.messages(emu.channel) if m["content"].startswith("<@")]) == 2)
+        await emu.wait_for(
+            lambda: len([m for m in emu.messages(emu.channel) if m["content"].startswith("<@")]) >= 1
+        )
+    await emu.wait_for(
+        lambda: len([m for m in emu.messages(emu.channel) if m["content"].startswith("<@")]) == 2
+    )
     h = await emu.slash_command("videos", subcommand="mine")
     text = await h.wait_text("Your recent videos")
     assert "#1" in text and "#2" in text and "video" in text and "failed" in text and "first idea" in text

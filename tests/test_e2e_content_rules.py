@@ -94,7 +94,7 @@ async def test_blocked_word_limits_and_a_long_list_fits_discord(
     # 200 words of 50 characters: the cap, and the list still shows every one within Discord's limits.
     long_words = [f"w{n:03d}" + "a" * 46 for n in range(199)]
     for start in range(0, 199, 19):
-        await words(emu, "add", ", ".join(long_words[start:start + 19]))
+        await words(emu, "add", ", ".join(long_words[start : start + 19]))
     full = await words(emu, "add", "onemore")
     assert "at most 200 words" in full and "200 words" in full
     handle = await emu.slash_command("videoadmin", {}, user=emu.owner, subcommand="blocked-words list")

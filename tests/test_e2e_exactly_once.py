@@ -50,7 +50,9 @@ def uploads(emu: DiscordEmulator) -> list[RecordedRequest]:
 
 async def delivered(emu: DiscordEmulator, bot_env: dict[str, str], timeout: float = 20) -> dict[str, Any]:
     return await emu.wait_for(
-        lambda: (row := task_row(bot_env)).get("state") == "delivered" and row, timeout=timeout, what="delivered"
+        lambda: (row := task_row(bot_env)).get("state") == "delivered" and row,
+        timeout=timeout,
+        what="delivered",
     )
 
 
@@ -102,7 +104,9 @@ async def test_killed_before_the_upload_answer_then_a_busy_channel_no_second_pos
     emu: DiscordEmulator, spawn: Spawn, bot_env: dict[str, str]
 ) -> None:
     posted = await kill_between_upload_and_answer(emu, spawn, bot_env)
-    emu.advance_clock(emu.nonce_window + 1)  # down longer than Discord remembers nonces: only the search helps
+    emu.advance_clock(
+        emu.nonce_window + 1
+    )  # down longer than Discord remembers nonces: only the search helps
     for n in range(60):
         await emu.post_message(content=f"chatter {n}")
     second = await spawn()

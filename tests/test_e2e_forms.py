@@ -48,7 +48,9 @@ async def test_a_form_opened_before_a_restart_makes_the_video_after_it(
     assert submitted.ephemeral
     [body] = grok_api.creates
     assert body["prompt"] == TYPED["prompt"] and body["duration"] == 6 and body["aspect_ratio"] == "9:16"
-    assert len(body["image_urls"]) == 1 and "kite.png" in body["image_urls"][0], "the message's image, fetched again"
+    assert len(body["image_urls"]) == 1 and "kite.png" in body["image_urls"][0], (
+        "the message's image, fetched again"
+    )
     result = await wait_result(emu, emu.channel, timeout=15)
     assert emu.file_bytes(result["attachments"][0]) == FAKE_MP4
     await sigterm(second)

@@ -25,7 +25,9 @@ async def test_videohelp_shows_the_loaded_models_the_quota_and_the_rules(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, tmp_path: Path
 ) -> None:
     models = tmp_path / "models.toml"
-    models.write_text("[models.grok_video3_pro]\nenabled = false\n\n[models.grok_video3_max]\nlabel = \"Max Deluxe\"\n")
+    models.write_text(
+        '[models.grok_video3_pro]\nenabled = false\n\n[models.grok_video3_max]\nlabel = "Max Deluxe"\n'
+    )
     grok_api.default_script = TaskScript(complete_after=None)  # stays in progress
     await start_bot(MODELS_FILE=str(models), MEMBER_DAILY_SECONDS="60")
     command = emu.find_command("videohelp", guild=emu.guild)
@@ -38,7 +40,11 @@ async def test_videohelp_shows_the_loaded_models_the_quota_and_the_rules(
     assert "Max Deluxe" in text and "grok_video3_stable" in text
     assert "grok_video3_pro" not in text, "a model MODELS_FILE disabled is not offered"
     assert "60 s of 60 s left" in text and "In progress:** 0" in text
-    assert "every channel" in text and "Blocked words:** 0" in text and "Age-restricted channels only:** no" in text
+    assert (
+        "every channel" in text
+        and "Blocked words:** 0" in text
+        and "Age-restricted channels only:** no" in text
+    )
 
     assert "queued" in await video(emu, {"prompt": "a storm", "duration": 6})
     role = emu.add_role(emu.guild, "Makers")
@@ -60,7 +66,9 @@ async def test_videohelp_shows_the_loaded_models_the_quota_and_the_rules(
 async def test_videohelp_stays_within_discord_limits_with_a_long_catalogue_and_many_channels(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, tmp_path: Path
 ) -> None:
-    ratios = ", ".join(f'"{a}:{b}"' for a in range(11, 13) for b in range(11, 16))  # 10 ratios, the most allowed
+    ratios = ", ".join(
+        f'"{a}:{b}"' for a in range(11, 13) for b in range(11, 16)
+    )  # 10 ratios, the most allowed
     tables = "\n".join(
         f'[models.extra_model_{n:02d}]\nlabel = "An extravagantly long model label {n:02d}"\n'
         f"durations = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23]\ndefault_duration = 5\n"

@@ -48,9 +48,11 @@ async def test_a_huge_reason_full_of_mentions_stays_within_limits_and_pings_nobo
     [embed] = posted["embeds"]
     assert all(len(f["value"]) <= 1024 for f in embed["fields"])
     assert len(posted["content"]) <= 2000
-    assert sum(len(embed.get(k, "")) for k in ("title", "description")) + sum(
-        len(f["name"]) + len(f["value"]) for f in embed["fields"]
-    ) <= 6000
+    assert (
+        sum(len(embed.get(k, "")) for k in ("title", "description"))
+        + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
+        <= 6000
+    )
     assert not MASKED_LINK.search(why_field(posted))
     assert emu.pings(other) == [], "only the requester is mentioned"
     assert int(posted["id"]) in emu.pings(member) or posted["id"] in [str(p) for p in emu.pings(member)]

@@ -74,7 +74,9 @@ async def test_a_link_signed_with_the_api_key_is_posted_without_it_and_never_sto
     text = message_text(result)
     assert "/cdn/" in text and "sig=fake" in text, "the link is still given, without the key"
     assert GROK_KEY not in text and "api_key" not in text
-    assert [r.query for r in grok_api.requests if r.endpoint == "download"] == [f"api_key={GROK_KEY}&sig=fake"]
+    assert [r.query for r in grok_api.requests if r.endpoint == "download"] == [
+        f"api_key={GROK_KEY}&sig=fake"
+    ]
     db = Path(bot.settings.database_path)
     for file in db.parent.glob(f"{db.name}*"):  # the database, its WAL and shared memory
         assert GROK_KEY.encode() not in file.read_bytes(), file.name
@@ -215,7 +217,9 @@ class BotProcess:
 
 
 @pytest.fixture
-async def spawn(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+async def spawn(
+    bot_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
     started: list[BotProcess] = []
 
     async def start(**extra_env: str) -> BotProcess:
@@ -236,7 +240,10 @@ async def spawn(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callab
 
 
 async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_once(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Callable[[], Awaitable[BotProcess]], bot_env: dict[str, str]
+    emu: DiscordEmulator,
+    grok_api: FakeGrokAPI,
+    spawn: Callable[[], Awaitable[BotProcess]],
+    bot_env: dict[str, str],
 ) -> None:
     grok_api.default_script = TaskScript(complete_after=None)  # nothing finishes until we say so
     # A task killed mid-poll waits out its lease (GROK_TIMEOUT_SECONDS + 2 s) before the next life takes it.
@@ -253,7 +260,10 @@ async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_onc
     grok_api.fail(ids[2], "Reference image could not be accessed.")
 
     second = await spawn(GROK_TIMEOUT_SECONDS="3")
-    await emu.wait_for(lambda: len([m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]) >= 3, timeout=20)
+    await emu.wait_for(
+        lambda: len([m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]) >= 3,
+        timeout=20,
+    )
     results = [m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]
     assert sorted(len(m["attachments"]) for m in results) == [0, 1, 1]
     assert sum("Reference image could not be accessed." in message_text(m) for m in results) == 1
@@ -264,7 +274,9 @@ async def test_sigkill_with_pending_tasks_then_restart_delivers_each_exactly_onc
     assert await second.stop() == 0
     db = sqlite3.connect(bot_env["DATABASE_PATH"])
     with db:
-        db.execute("UPDATE tasks SET state = 'downloaded', delivered_message_id = NULL, next_poll_at = 0 WHERE id = 1")
+        db.execute(
+            "UPDATE tasks SET state = 'downloaded', delivered_message_id = NULL, next_poll_at = 0 WHERE id = 1"
+        )
     db.close()
     third = await spawn()
     await third.wait_log("found the post from before a restart")
@@ -289,7 +301,9 @@ async def test_killed_during_the_create_call_the_member_is_told_after_restart(
     await first.kill()
 
     second = await spawn(GROK_TIMEOUT_SECONDS="1")
-    lost = await emu.wait_for_message(emu.channel, lambda m: "restarted while sending" in message_text(m), timeout=15)
+    lost = await emu.wait_for_message(
+        emu.channel, lambda m: "restarted while sending" in message_text(m), timeout=15
+    )
     assert lost["content"].startswith(f"<@{emu.default_user.id}>")
     assert "lost" in message_text(lost).lower()
     assert len(grok_api.creates) == 1, "never re-sent: it may have been paid for"

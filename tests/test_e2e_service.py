@@ -280,7 +280,9 @@ async def test_discord_unreachable_at_delivery_is_one_line_and_the_video_arrives
         await emu.slash_command("video", {"prompt": "through the outage"})
         await grok_api.wait_for_requests(lambda r: r.endpoint == "create", timeout=10)
         [task_id] = grok_api.tasks
-        await grok_api.wait_for_requests(lambda r: r.endpoint == "result" and r.task_id == task_id, timeout=10)
+        await grok_api.wait_for_requests(
+            lambda r: r.endpoint == "result" and r.task_id == task_id, timeout=10
+        )
         await forwarder.close()
         grok_api.complete(task_id)
         await bot.wait_log("posting failed (Discord unreachable", timeout=15)
@@ -305,7 +307,9 @@ async def test_a_database_from_a_newer_version_stops_the_bot_with_one_clear_line
     await asyncio.wait_for(bot.proc.wait(), 20)
     await asyncio.wait_for(bot.stop(), 5)
     assert bot.proc.returncode == 3, "\n".join(bot.lines[-20:])
-    assert any("schema version 999, newer than" in line and "stopping" in line for line in bot.lines), bot.lines
+    assert any("schema version 999, newer than" in line and "stopping" in line for line in bot.lines), (
+        bot.lines
+    )
     assert_no_traceback(bot)
     with contextlib.closing(sqlite3.connect(newer)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (999,), "untouched"

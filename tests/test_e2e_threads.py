@@ -131,7 +131,9 @@ async def test_a_forum_post_works_like_a_thread(
     forum = emu.add_forum_channel(emu.guild, "showcase")
     await start_bot()
     # A forum can be put on the allowed list like a text channel; its posts are then allowed.
-    allow = await emu.slash_command("videoadmin", {"channel": forum}, subcommand="channel-allow", user=emu.owner)
+    allow = await emu.slash_command(
+        "videoadmin", {"channel": forum}, subcommand="channel-allow", user=emu.owner
+    )
     await allow.wait_text("Channel allowed")
     member = emu.default_user
     post = await emu.add_thread(forum, "my drawing", owner=member, content="look",
@@ -177,9 +179,13 @@ async def test_threads_and_forums_have_discords_shapes_and_rules(
         answer = await http.post(f"{emu.api_base}/channels/{forum.id}/messages", json={"content": "x"},
                                  headers={"Authorization": f"Bot {BOT_TOKEN}"})  # fmt: skip
         assert answer.status == 400 and (await answer.json())["code"] == 50008
-    await emu.set_bot_channel_permissions(emu.channel, allow=Perm.SEND_MESSAGES, deny=Perm.SEND_MESSAGES_IN_THREADS)
+    await emu.set_bot_channel_permissions(
+        emu.channel, allow=Perm.SEND_MESSAGES, deny=Perm.SEND_MESSAGES_IN_THREADS
+    )
     with pytest.raises(discord.Forbidden):
         await cast(discord.Thread, bot.get_channel(thread.id)).send("hi")
-    await emu.set_bot_channel_permissions(emu.channel, allow=Perm.SEND_MESSAGES_IN_THREADS, deny=Perm.SEND_MESSAGES)
+    await emu.set_bot_channel_permissions(
+        emu.channel, allow=Perm.SEND_MESSAGES_IN_THREADS, deny=Perm.SEND_MESSAGES
+    )
     sent = await cast(discord.Thread, bot.get_channel(thread.id)).send("hi")
     assert sent.channel.id == thread.id and emu.get_message(sent.id)["channel_id"] == str(thread.id)

@@ -176,7 +176,9 @@ async def test_result_follows_the_script(client: GrokClient, fake: FakeGrokAPI, 
     fake.script_next(TaskScript(processing_after=5, complete_after=20))
     task = await client.create({**MAX_BODY, "duration": 16})
     queued = await client.result(task.id)
-    assert queued == TaskResult(task.id, "queued", "grok_video3_max", task.created, None, None, None, "queued")
+    assert queued == TaskResult(
+        task.id, "queued", "grok_video3_max", task.created, None, None, None, "queued"
+    )
     clock.now += 5
     assert (await client.result(task.id)).status == "processing"
     clock.now += 15

@@ -37,7 +37,9 @@ def parse(lines: list[str]) -> list[dict[str, Any]]:
 
 
 async def test_python_m_bot_logs_json_lines_naming_the_task(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn: Spawn  # noqa: F811
+    emu: DiscordEmulator,
+    grok_api: FakeGrokAPI,
+    spawn: Spawn,  # noqa: F811
 ) -> None:
     # The file host fails: the poller's download worker logs about the task, and retries.
     grok_api.default_script = TaskScript(link_status=503)

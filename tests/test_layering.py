@@ -131,7 +131,9 @@ def import_cycles(imports: list[Import]) -> list[list[str]]:
 
 
 def test_the_tree_shows_the_layers() -> None:
-    assert any(_under(m, "bot.core") for m in ALL_MODULES) and any(_under(m, "bot.discord") for m in ALL_MODULES)
+    assert any(_under(m, "bot.core") for m in ALL_MODULES) and any(
+        _under(m, "bot.discord") for m in ALL_MODULES
+    )
     core = [m for m in ALL_MODULES if _under(m, "bot.core")]
     assert {"bot.core.catalogue", "bot.core.pipeline", "bot.core.store", "bot.core.poller"} <= set(core)
 
@@ -164,7 +166,10 @@ def test_the_checker_finds_a_cycle_and_ignores_type_checking_imports() -> None:
     fake = [
         *imports_of("bot.core.catalogue", "from bot.core.models_file import apply_overrides\n"),
         *imports_of("bot.core.models_file", "from bot.core.catalogue import Catalogue\n"),
-        *imports_of("bot.discord.views", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import bot.discord.app\n"),
+        *imports_of(
+            "bot.discord.views",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import bot.discord.app\n",
+        ),
         *imports_of("bot.discord.app", "import bot.discord.views\n"),
     ]
     cycles = import_cycles(fake)

@@ -7,9 +7,17 @@ from bot.core.member_input import ImageFile, image_problems, parse_duration, par
 
 
 def test_flags_are_taken_out_of_the_prompt() -> None:
-    parsed = parse_reply("  a cat surfing --model grok_video3_max --ar 9:16 --res=480p --duration 12 at sunset ", Catalogue.default())
+    parsed = parse_reply(
+        "  a cat surfing --model grok_video3_max --ar 9:16 --res=480p --duration 12 at sunset ",
+        Catalogue.default(),
+    )
     assert parsed.prompt == "a cat surfing at sunset"
-    assert parsed.options == {"model": "grok_video3_max", "aspect_ratio": "9:16", "resolution": "480p", "duration": "12"}
+    assert parsed.options == {
+        "model": "grok_video3_max",
+        "aspect_ratio": "9:16",
+        "resolution": "480p",
+        "duration": "12",
+    }
     assert parsed.problems == []
 
 

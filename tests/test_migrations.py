@@ -18,7 +18,8 @@ def old_database(path: Path, up_to: int) -> None:
     db = sqlite3.connect(path)
     for version in range(1, up_to + 1):
         [script] = [
-            entry for entry in resources.files("bot.core").joinpath("migrations").iterdir()
+            entry
+            for entry in resources.files("bot.core").joinpath("migrations").iterdir()
             if entry.name.startswith(f"V{version}__")
         ]
         db.executescript(script.read_text(encoding="utf-8"))
@@ -57,11 +58,17 @@ async def test_v2_tasks_keep_their_request_as_one_value(tmp_path: Path) -> None:
         )  # fmt: skip
         assert second.request == VideoRequest("grok_video3_pro", "city", None, "16:9", "720p")
         # The usage report still groups by model.
-        assert await store.usage_report(1, 0) == [(3, "grok_video3_max", 1, 12), (4, "grok_video3_pro", 1, 10)]
+        assert await store.usage_report(1, 0) == [
+            (3, "grok_video3_max", 1, 12),
+            (4, "grok_video3_pro", 1, 10),
+        ]
     finally:
         await store.close()
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(tasks)")}
-    assert "request" in columns and not {"prompt", "duration", "aspect_ratio", "resolution", "image_urls"} & columns
+    assert (
+        "request" in columns
+        and not {"prompt", "duration", "aspect_ratio", "resolution", "image_urls"} & columns
+    )
 
 
 async def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
@@ -78,7 +85,9 @@ async def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Pa
     db.commit()
     db.close()
 
-    with pytest.raises(StoreUnusable, match=f"schema version {newest + 1}, newer than .* knows \\({newest}\\)"):
+    with pytest.raises(
+        StoreUnusable, match=f"schema version {newest + 1}, newer than .* knows \\({newest}\\)"
+    ):
         await TaskStore.open(path)
     db = sqlite3.connect(path)
     try:

@@ -525,7 +525,9 @@ async def test_a_task_given_up_as_lost_during_a_slow_create_is_followed_after_al
     await rig.api.wait_for_requests(lambda r: r.endpoint == "create")
     # The create call is out (its answer is held back): act as the poller does once the grace has passed.
     [(task_id, _)] = await rig.rows()
-    assert await rig.store.transition(task_id, State.SUBMITTING, State.LOST, failure_reason="lost", next_poll_at=1)
+    assert await rig.store.transition(
+        task_id, State.SUBMITTING, State.LOST, failure_reason="lost", next_poll_at=1
+    )
     task = accepted(await outcome).task
     assert (task.state, task.failure_reason, task.finished_at) == (State.QUEUED, None, None)
     assert task.api_id is not None and task.api_id in rig.api.tasks

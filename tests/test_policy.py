@@ -152,7 +152,9 @@ def test_normalise_is_idempotent(text: str) -> None:
 def test_content_check_names_the_word_and_spares_managers() -> None:
     config = GuildConfig(1, blocked_words=("café",))
     refused = check_content(config, "Le CAFE", is_admin=False)
-    assert refused is not None and "“||café||”" in refused.problems[0] and "/videohelp" in (refused.hint or "")
+    assert (
+        refused is not None and "“||café||”" in refused.problems[0] and "/videohelp" in (refused.hint or "")
+    )
     assert check_content(config, "Le CAFE", is_admin=True) is None
     assert check_content(config, "cafeteria", is_admin=False) is None
 

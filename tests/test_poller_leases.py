@@ -33,13 +33,21 @@ class SlowDelivery:
         return None
 
 
-async def test_a_delivery_that_outlasts_its_lease_is_not_started_twice(tmp_path: Path, grok_api: FakeGrokAPI) -> None:
+async def test_a_delivery_that_outlasts_its_lease_is_not_started_twice(
+    tmp_path: Path, grok_api: FakeGrokAPI
+) -> None:
     now = [1_000_000.0]
     store = await TaskStore.open(tmp_path / "leases.sqlite3", clock=lambda: now[0])
     client = GrokClient(base_url=grok_api.base_url, api_key=GROK_KEY, total_timeout=5.0)
     delivery = SlowDelivery()
     plan = PollPlan(base_interval=30.0, task_timeout=3600.0, submit_grace=12.0)
-    poller = Poller(store, client, delivery, PollerConfig(plan, tmp_path, 1 << 20, post_concurrency=4), clock=lambda: now[0])
+    poller = Poller(
+        store,
+        client,
+        delivery,
+        PollerConfig(plan, tmp_path, 1 << 20, post_concurrency=4),
+        clock=lambda: now[0],
+    )
     try:
         task = await store.create_task(NewTask(
             source="slash", guild_id=1, channel_id=2, requester_id=3,

@@ -71,7 +71,9 @@ _SECONDS_PER = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 @given(st.floats(min_value=1, max_value=7 * 86400))
 def test_plain_duration_is_never_more_than_the_span_and_close_to_it(seconds: float) -> None:
     words = plain_duration(seconds).split()
-    said = sum(int(n) * _SECONDS_PER[unit.removesuffix("s")] for n, unit in zip(words[::2], words[1::2], strict=True))
+    said = sum(
+        int(n) * _SECONDS_PER[unit.removesuffix("s")] for n, unit in zip(words[::2], words[1::2], strict=True)
+    )
     assert 1 <= said <= seconds
     assert seconds - said < max(1.0, said / 24)  # off by less than one of the smaller unit shown
 

@@ -37,16 +37,22 @@ async def test_schema_version_wal_and_roundtrip(store: TaskStore, tmp_path: Path
         assert (await cur.fetchone())[0] == "wal"
     async with store.db.execute("PRAGMA user_version") as cur:
         assert (await cur.fetchone())[0] >= 1
-    plan = sqlite3.connect(tmp_path / "db" / "bot.sqlite3").execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= 1 "
-        "ORDER BY next_poll_at LIMIT 5"
-    ).fetchall()
+    plan = (
+        sqlite3.connect(tmp_path / "db" / "bot.sqlite3")
+        .execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= 1 "
+            "ORDER BY next_poll_at LIMIT 5"
+        )
+        .fetchall()
+    )
     assert any("tasks_due" in str(row) for row in plan), plan
 
 
 async def test_guarded_transition_reports_whether_it_won(store: TaskStore) -> None:
     task = await store.create_task(new_task())
-    assert await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_1", next_poll_at=5.0)
+    assert await store.transition(
+        task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_1", next_poll_at=5.0
+    )
     # A replay of the same step (e.g. after a crash) must not act twice.
     assert await store.transition(task.id, State.SUBMITTING, State.QUEUED, api_id="video_grok_2") is None
     again = await store.get(task.id)

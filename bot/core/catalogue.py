@@ -63,6 +63,8 @@ def visible(text: str) -> bool:
         and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
         for ch in text
     )
+
+
 _WHITESPACE_RE = re.compile(r"\s")
 _DATA_IMAGE_RE = re.compile(r"data:image/[A-Za-z0-9.+-]+(;[^,\s]*)?,\S+", re.IGNORECASE)
 
@@ -81,14 +83,12 @@ def _echo(value: object, limit: int = 24) -> str:
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
 
 
-
 class InvalidRequest(ValueError):
     """build_body() was given a request validate() refuses; `problems` are the member-facing sentences."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__(" ".join(self.problems))
-
 
 
 def _is_web_url(url: str) -> bool:

@@ -26,7 +26,7 @@ _RESOLUTION_RE = re.compile(r"[0-9A-Za-z]{2,10}")
 
 
 def join_or(items: Sequence[str]) -> str:
-    """"a, b or c": how lists of allowed values read in messages."""
+    """ "a, b or c": how lists of allowed values read in messages."""
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} or {items[-1]}"
@@ -136,7 +136,6 @@ class ModelSpec:
         return out
 
 
-
 class CatalogueError(Exception):
     """MODELS_FILE cannot be used; the message names the file and every problem found."""
 
@@ -149,7 +148,6 @@ class CatalogueError(Exception):
             lines = "\n".join(f"  - {p}" for p in self.problems)
             message = f"MODELS_FILE {path} has {len(self.problems)} problems:\n{lines}"
         super().__init__(message)
-
 
 
 def _contract_spec(**fields: Any) -> ModelSpec:

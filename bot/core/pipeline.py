@@ -232,9 +232,7 @@ class Pipeline:
             for t in owed
         )
 
-    async def _admit(
-        self, submission: Submission, limits: Limits, *, bypass: bool
-    ) -> Task | Refused:
+    async def _admit(self, submission: Submission, limits: Limits, *, bypass: bool) -> Task | Refused:
         """Fair use and the insert as one atomic step. The row is written BEFORE the paid call: a crash from
         here on leaves a row the poller turns into `lost` once the call can no longer be in flight."""
         request, origin = submission.request, submission.origin

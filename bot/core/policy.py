@@ -148,8 +148,10 @@ def age_refusal(config: GuildConfig, who: Requester) -> Refused:
     more = f" and {len(places) - _LISTED_PLACES} more" if len(places) > _LISTED_PLACES else ""
     return Refused(
         "Only in age-restricted channels",
-        [f"This server makes videos only in age-restricted (NSFW) channels: {shown}{more} "
-         "(and their threads)."],
+        [
+            f"This server makes videos only in age-restricted (NSFW) channels: {shown}{more} "
+            "(and their threads)."
+        ],
         HELP_HINT,
     )
 

@@ -198,11 +198,7 @@ class Poller:
         if self._busy[stage] >= stage.limit:
             return {}
         paused = self._client.paused_for() > 0
-        return {
-            state: self._leases[state]
-            for state in stage.states
-            if not (paused and state in POLLING)
-        }
+        return {state: self._leases[state] for state in stage.states if not (paused and state in POLLING)}
 
     async def _seconds_until_next(self) -> float:
         """Until the next task a free worker may claim is due (a leased task's time is its lease's end), the

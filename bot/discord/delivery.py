@@ -298,8 +298,12 @@ class DiscordDelivery:
             why = _describe(exc)
             log.warning("task %s: could not read the channel for an earlier post (%s); posting", task.id, why)
         if read >= HISTORY_SCAN_CAP:
-            log.warning("task %s: no earlier post in the %d messages read since the delivery started; "
-                        "posting (an earlier post may be further on)", task.id, read)
+            log.warning(
+                "task %s: no earlier post in the %d messages read since the delivery started; "
+                "posting (an earlier post may be further on)",
+                task.id,
+                read,
+            )
         return None
 
     def _is_outcome_post(self, task: Task, message: discord.Message) -> bool:

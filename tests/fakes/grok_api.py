@@ -350,7 +350,9 @@ class FakeGrokAPI:
         )
 
     def video_url(self, task_id: str) -> str:
-        return f"{self.origin}/cdn/{urllib.parse.quote(task_id, safe='')}.mp4"  # any id, every character encoded
+        return (
+            f"{self.origin}/cdn/{urllib.parse.quote(task_id, safe='')}.mp4"  # any id, every character encoded
+        )
 
     # ------------------------------------------------------------------------------------------ inspection
 

@@ -55,8 +55,17 @@ class ActionsMixin:
             raise ValueError(f"channel {ch.id} is the DM of another user")
         return u, ch, g
 
-    def _resolve_option(self, d: dict[str, Any], value: Any, resolved: dict[str, dict[str, Any]],
-                        g: Guild | None, ch: Channel, *, focused: bool, validate: bool) -> dict[str, Any]:
+    def _resolve_option(
+        self,
+        d: dict[str, Any],
+        value: Any,
+        resolved: dict[str, dict[str, Any]],
+        g: Guild | None,
+        ch: Channel,
+        *,
+        focused: bool,
+        validate: bool,
+    ) -> dict[str, Any]:
         t = d["type"]
         out: dict[str, Any] = {"name": d["name"], "type": t}
         if focused:
@@ -75,10 +84,22 @@ class ActionsMixin:
             value = bool(value)
         elif t == 10:
             value = float(value) if not isinstance(value, int) else value
-        if t in (4, 10) and validate and (("min_value" in d and value < d["min_value"])
-                                          or ("max_value" in d and value > d["max_value"])):
-            raise ValueError(f"option {d['name']}: {value} outside [{d.get('min_value')}, {d.get('max_value')}]")
-        if t in (3, 4, 10) and validate and d.get("choices") and value not in [c["value"] for c in d["choices"]]:
+        if (
+            t in (4, 10)
+            and validate
+            and (
+                ("min_value" in d and value < d["min_value"]) or ("max_value" in d and value > d["max_value"])
+            )
+        ):
+            raise ValueError(
+                f"option {d['name']}: {value} outside [{d.get('min_value')}, {d.get('max_value')}]"
+            )
+        if (
+            t in (3, 4, 10)
+            and validate
+            and d.get("choices")
+            and value not in [c["value"] for c in d["choices"]]
+        ):
             raise ValueError(f"option {d['name']}: {value!r} is not one of the command's choices")
         if t in (6, 9) and not (t == 9 and g is not None and id_of(value) in g.roles):
             u = self._user(value)
@@ -95,24 +116,41 @@ class ActionsMixin:
         elif t == 7:
             c = self._channel(value)
             resolved.setdefault("channels", {})[str(c.id)] = {
-                "id": str(c.id), "name": c.name, "type": c.type, "permissions": str(ALL_PERMISSIONS),
-                "parent_id": str(c.parent_id) if c.parent_id else None, "flags": 0}
+                "id": str(c.id),
+                "name": c.name,
+                "type": c.type,
+                "permissions": str(ALL_PERMISSIONS),
+                "parent_id": str(c.parent_id) if c.parent_id else None,
+                "flags": 0,
+            }
             if c.is_thread:
-                resolved["channels"][str(c.id)]["thread_metadata"] = self._channel_payload(c)["thread_metadata"]
+                resolved["channels"][str(c.id)]["thread_metadata"] = self._channel_payload(c)[
+                    "thread_metadata"
+                ]
             value = str(c.id)
         elif t == 11:
             filename, data, ctype = value
-            f = self._store_file(filename, data, ctype, where=f"ephemeral-attachments/{self.application_id}",
-                                 ephemeral=True)
+            f = self._store_file(
+                filename, data, ctype, where=f"ephemeral-attachments/{self.application_id}", ephemeral=True
+            )
             resolved.setdefault("attachments", {})[str(f.id)] = self._attachment_payload(f)
             value = str(f.id)
         out["value"] = value
         return out
 
-    def _build_options(self, cmd: dict[str, Any], options: dict[str, Any] | None, subcommand: Any,
-                       attachments: Sequence[tuple[str, bytes, str]], g: Guild | None, ch: Channel,
-                       resolved: dict[str, dict[str, Any]], *, focused: str | None = None,
-                       validate: bool = True) -> list[dict[str, Any]]:
+    def _build_options(
+        self,
+        cmd: dict[str, Any],
+        options: dict[str, Any] | None,
+        subcommand: Any,
+        attachments: Sequence[tuple[str, bytes, str]],
+        g: Guild | None,
+        ch: Channel,
+        resolved: dict[str, dict[str, Any]],
+        *,
+        focused: str | None = None,
+        validate: bool = True,
+    ) -> list[dict[str, Any]]:
         defs = cmd.get("options") or []
         path: list[str] = []
         if subcommand:
@@ -132,14 +170,19 @@ class ActionsMixin:
             if d["type"] == 11 and d["name"] not in values and pending_files:
                 values[d["name"]] = pending_files.pop(0)
         if pending_files:
-            raise ValueError(f"{len(pending_files)} attachment(s) left over: the command has no more ATTACHMENT options")
+            raise ValueError(
+                f"{len(pending_files)} attachment(s) left over: the command has no more ATTACHMENT options"
+            )
         built = []
         by_name = {d["name"]: d for d in defs}
         for name, value in values.items():
             if name not in by_name:
                 raise ValueError(f"{cmd['name']} has no option {name!r} (has: {list(by_name)})")
-            built.append(self._resolve_option(by_name[name], value, resolved, g, ch,
-                                              focused=name == focused, validate=validate))
+            built.append(
+                self._resolve_option(
+                    by_name[name], value, resolved, g, ch, focused=name == focused, validate=validate
+                )
+            )
         if validate and focused is None:
             missing = [d["name"] for d in defs if d.get("required") and d["name"] not in values]
             if missing:
@@ -154,10 +197,18 @@ class ActionsMixin:
 
     # ------------------------------------------------------------------ commands
 
-    async def slash_command(self, name: str, options: dict[str, Any] | None = None, *, user: Any = None,
-                            channel: Any = None, subcommand: Any = None,
-                            attachments: Sequence[tuple[str, bytes, str]] = (), locale: str = "en-US",
-                            validate: bool = True) -> InteractionHandle:
+    async def slash_command(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: Any = None,
+        channel: Any = None,
+        subcommand: Any = None,
+        attachments: Sequence[tuple[str, bytes, str]] = (),
+        locale: str = "en-US",
+        validate: bool = True,
+    ) -> InteractionHandle:
         """A member runs /name. Option values are typed after the REGISTERED command's option types;
         ATTACHMENT options take (filename, bytes, content_type), or are filled from `attachments` in order."""
         u, ch, g = self._context(user, channel)
@@ -173,9 +224,17 @@ class ActionsMixin:
             data["guild_id"] = cmd["guild_id"]
         return await self._deliver(self._interaction_envelope(2, data, u, ch, g, locale=locale), u, ch, g)
 
-    async def autocomplete(self, name: str, options: dict[str, Any] | None = None, *, focused: str,
-                           user: Any = None, channel: Any = None, subcommand: Any = None,
-                           timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def autocomplete(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        focused: str,
+        user: Any = None,
+        channel: Any = None,
+        subcommand: Any = None,
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
         u, ch, g = self._context(user, channel)
         cmd = self.find_command(name, ctype=1, guild=g)
         values = dict(options or {})
@@ -190,8 +249,9 @@ class ActionsMixin:
             raise AssertionError(f"autocomplete answer rejected: {record.status} {record.error_code}")
         return h.choices or []
 
-    async def message_context_menu(self, name: str, target_message: Any, *, user: Any = None,
-                                   channel: Any = None) -> InteractionHandle:
+    async def message_context_menu(
+        self, name: str, target_message: Any, *, user: Any = None, channel: Any = None
+    ) -> InteractionHandle:
         stored = self._message_index[id_of(target_message)]
         if channel is None:
             channel = int(stored.data["channel_id"])
@@ -200,22 +260,35 @@ class ActionsMixin:
         target = copy.deepcopy(stored.data)
         if g is not None:
             target["guild_id"] = str(g.id)
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 3, "target_id": stored.data["id"],
-                                "resolved": {"messages": {stored.data["id"]: target}}}
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": name,
+            "type": 3,
+            "target_id": stored.data["id"],
+            "resolved": {"messages": {stored.data["id"]: target}},
+        }
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
         return await self._deliver(self._interaction_envelope(2, data, u, ch, g), u, ch, g)
 
-    async def user_context_menu(self, name: str, target_user: Any, *, user: Any = None,
-                                channel: Any = None) -> InteractionHandle:
+    async def user_context_menu(
+        self, name: str, target_user: Any, *, user: Any = None, channel: Any = None
+    ) -> InteractionHandle:
         u, ch, g = self._context(user, channel)
         cmd = self.find_command(name, ctype=2, guild=g)
         t = self._user(target_user)
         resolved: dict[str, Any] = {"users": {str(t.id): self._user_payload(t)}}
         if g is not None and t.id in g.members:
-            resolved["members"] = {str(t.id): self._member_payload(g.members[t.id], with_user=False, channel=ch)}
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 2, "target_id": str(t.id),
-                                "resolved": resolved}
+            resolved["members"] = {
+                str(t.id): self._member_payload(g.members[t.id], with_user=False, channel=ch)
+            }
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": name,
+            "type": 2,
+            "target_id": str(t.id),
+            "resolved": resolved,
+        }
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
         return await self._deliver(self._interaction_envelope(2, data, u, ch, g), u, ch, g)
@@ -228,11 +301,18 @@ class ActionsMixin:
             raise KeyError(f"unknown message {message!r}")
         return stored
 
-    async def _component_interaction(self, message: Any, custom_id: str, user: Any, component_types: set[int],
-                                     extra: dict[str, Any]) -> InteractionHandle:
+    async def _component_interaction(
+        self, message: Any, custom_id: str, user: Any, component_types: set[int], extra: dict[str, Any]
+    ) -> InteractionHandle:
         stored = self._component_message(message)
-        comp = next((c for c in walk_components(stored.data.get("components") or [])
-                     if c.get("custom_id") == custom_id), None)
+        comp = next(
+            (
+                c
+                for c in walk_components(stored.data.get("components") or [])
+                if c.get("custom_id") == custom_id
+            ),
+            None,
+        )
         if comp is None:
             ids = [c.get("custom_id") for c in walk_components(stored.data.get("components") or [])]
             raise LookupError(f"message {stored.data['id']} has no component {custom_id!r} (has {ids})")
@@ -251,17 +331,22 @@ class ActionsMixin:
     async def click_button(self, message: Any, custom_id: str, *, user: Any = None) -> InteractionHandle:
         return await self._component_interaction(message, custom_id, user, {2}, {})
 
-    async def select_option(self, message: Any, custom_id: str, values: Sequence[str], *, user: Any = None
-                            ) -> InteractionHandle:
-        return await self._component_interaction(message, custom_id, user, {3, 5, 6, 7, 8},
-                                                 {"values": list(values)})
+    async def select_option(
+        self, message: Any, custom_id: str, values: Sequence[str], *, user: Any = None
+    ) -> InteractionHandle:
+        return await self._component_interaction(
+            message, custom_id, user, {3, 5, 6, 7, 8}, {"values": list(values)}
+        )
 
-    async def submit_modal(self, handle: InteractionHandle, values: dict[str, Any], *, user: Any = None
-                           ) -> InteractionHandle:
+    async def submit_modal(
+        self, handle: InteractionHandle, values: dict[str, Any], *, user: Any = None
+    ) -> InteractionHandle:
         """Submit the modal the bot opened in answer to `handle`, mirroring its component tree."""
         if handle.modal is None:
-            raise ValueError(f"interaction {handle.id} was not answered with a modal (callbacks: "
-                             f"{[(c.type, c.status) for c in handle.callbacks]})")
+            raise ValueError(
+                f"interaction {handle.id} was not answered with a modal (callbacks: "
+                f"{[(c.type, c.status) for c in handle.callbacks]})"
+            )
         modal = handle.modal
         remaining = dict(values)
         resolved: dict[str, Any] = {}
@@ -269,7 +354,11 @@ class ActionsMixin:
         def submit(comp: dict[str, Any]) -> dict[str, Any]:
             t = comp["type"]
             if t == 1:
-                return {"type": 1, "id": comp.get("id"), "components": [submit(c) for c in comp["components"]]}
+                return {
+                    "type": 1,
+                    "id": comp.get("id"),
+                    "components": [submit(c) for c in comp["components"]],
+                }
             if t == 18:
                 return {"type": 18, "id": comp.get("id"), "component": submit(comp["component"])}
             if t == 10:
@@ -286,8 +375,11 @@ class ActionsMixin:
                     raise ValueError(f"text input {cid!r}: length {len(value)} outside its limits")
                 out["value"] = value
             elif t == 3:
-                chosen = [given] if isinstance(given, str) else list(given or [
-                    o["value"] for o in comp.get("options", []) if o.get("default")])
+                chosen = (
+                    [given]
+                    if isinstance(given, str)
+                    else list(given or [o["value"] for o in comp.get("options", []) if o.get("default")])
+                )
                 allowed = [o["value"] for o in comp.get("options", [])]
                 bad = [v for v in chosen if v not in allowed]
                 if bad:
@@ -302,8 +394,13 @@ class ActionsMixin:
             elif t == 19:
                 ids = []
                 for filename, data, ctype in given or []:
-                    f = self._store_file(filename, data, ctype,
-                                         where=f"ephemeral-attachments/{self.application_id}", ephemeral=True)
+                    f = self._store_file(
+                        filename,
+                        data,
+                        ctype,
+                        where=f"ephemeral-attachments/{self.application_id}",
+                        ephemeral=True,
+                    )
                     resolved.setdefault("attachments", {})[str(f.id)] = self._attachment_payload(f)
                     ids.append(str(f.id))
                 out["values"] = ids
@@ -333,10 +430,18 @@ class ActionsMixin:
 
     # ------------------------------------------------------------------ messages
 
-    async def post_message(self, channel: Any = None, author: Any = None, content: str = "", *,
-                           attachments: Sequence[tuple[str, bytes, str]] = (), reference: Any = None,
-                           mentions: Iterable[Any] = (), embeds: Sequence[dict[str, Any]] = (),
-                           mention_author: bool = True) -> dict[str, Any]:
+    async def post_message(
+        self,
+        channel: Any = None,
+        author: Any = None,
+        content: str = "",
+        *,
+        attachments: Sequence[tuple[str, bytes, str]] = (),
+        reference: Any = None,
+        mentions: Iterable[Any] = (),
+        embeds: Sequence[dict[str, Any]] = (),
+        mention_author: bool = True,
+    ) -> dict[str, Any]:
         """A user posts in a channel (or a DM: pass the User or its DM channel). Dispatches MESSAGE_CREATE."""
         u = self._user(author if author is not None else self.default_user)
         ch = self._channel(channel if channel is not None else self.channel)
@@ -348,7 +453,10 @@ class ActionsMixin:
         extra = [id_of(m) for m in mentions]
         if reference is not None:
             body["message_reference"] = {"message_id": str(id_of(reference))}
-            body["allowed_mentions"] = {"parse": ["users", "roles", "everyone"], "replied_user": mention_author}
+            body["allowed_mentions"] = {
+                "parse": ["users", "roles", "everyone"],
+                "replied_user": mention_author,
+            }
         stored = self._new_message(ch, u, body, list(attachments))
         if extra:
             users = [int(x["id"]) for x in stored.data["mentions"]]

@@ -63,8 +63,9 @@ class CommandsMixin:
         g = self._rest_guild(guild_id)
         return self.guild_commands.setdefault(g.id, [])
 
-    def _normalize_command(self, body: dict[str, Any], guild_id: str | None, previous: dict[str, Any] | None
-                           ) -> dict[str, Any]:
+    def _normalize_command(
+        self, body: dict[str, Any], guild_id: str | None, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
         ctype = int(body.get("type") or 1)
         name = body.get("name") or ""
         if not name or len(name) > 32:
@@ -75,12 +76,16 @@ class CommandsMixin:
         if ctype == 1 and not 1 <= len(description) <= 100:
             raise form_error("description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
         cmd: dict[str, Any] = {
-            "type": ctype, "name": name, "description": description if ctype == 1 else "",
+            "type": ctype,
+            "name": name,
+            "description": description if ctype == 1 else "",
             # discord.py sends a number; Discord stores and answers it as a string.
-            "default_member_permissions": None if (perms := body.get("default_member_permissions")) is None
+            "default_member_permissions": None
+            if (perms := body.get("default_member_permissions")) is None
             else str(perms),
             "dm_permission": body["dm_permission"] if body.get("dm_permission") is not None else True,
-            "contexts": body.get("contexts"), "integration_types": body.get("integration_types") or [0],
+            "contexts": body.get("contexts"),
+            "integration_types": body.get("integration_types") or [0],
             "nsfw": bool(body.get("nsfw", False)),
             "name_localizations": body.get("name_localizations"),
             "description_localizations": body.get("description_localizations"),
@@ -116,8 +121,11 @@ class CommandsMixin:
         for i, item in enumerate(body):
             key = (item.get("name"), int(item.get("type") or 1))
             if key in seen:
-                raise form_error(f"{i}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                                  f"Application command names must be unique: {key[0]}")
+                raise form_error(
+                    f"{i}.name",
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"Application command names must be unique: {key[0]}",
+                )
             seen.add(key)
             new.append(self._normalize_command(item, guild_id, by_key.get(key)))
         scope[:] = new
@@ -143,12 +151,16 @@ class CommandsMixin:
             raise DiscordError(404, 10063, "Unknown application command")
         return cmd
 
-    async def _r_get_command(self, rec: RecordedRequest, app_id: str, command_id: str,
-                             guild_id: str | None = None) -> Any:
-        return self._public_command(self._find_scoped_command(self._command_scope(app_id, guild_id), command_id))
+    async def _r_get_command(
+        self, rec: RecordedRequest, app_id: str, command_id: str, guild_id: str | None = None
+    ) -> Any:
+        return self._public_command(
+            self._find_scoped_command(self._command_scope(app_id, guild_id), command_id)
+        )
 
-    async def _r_patch_command(self, rec: RecordedRequest, app_id: str, command_id: str,
-                               guild_id: str | None = None) -> Any:
+    async def _r_patch_command(
+        self, rec: RecordedRequest, app_id: str, command_id: str, guild_id: str | None = None
+    ) -> Any:
         scope = self._command_scope(app_id, guild_id)
         cmd = self._find_scoped_command(scope, command_id)
         merged = {**self._public_command(cmd), **(rec.json or {})}
@@ -157,8 +169,9 @@ class CommandsMixin:
         self.command_writes.append(rec)
         return self._public_command(new)
 
-    async def _r_delete_command(self, rec: RecordedRequest, app_id: str, command_id: str,
-                                guild_id: str | None = None) -> Any:
+    async def _r_delete_command(
+        self, rec: RecordedRequest, app_id: str, command_id: str, guild_id: str | None = None
+    ) -> Any:
         scope = self._command_scope(app_id, guild_id)
         scope.remove(self._find_scoped_command(scope, command_id))
         self.command_writes.append(rec)

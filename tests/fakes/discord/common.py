@@ -1,12 +1,12 @@
 """What every part of the emulator shares: snowflake ids, id coercion, and Discord's error answers.
 
-    new_snowflake() -> int        a real-looking, strictly increasing snowflake (discord.py's created_at works)
-    id_of(obj) -> int             an id from an int, a numeric str, a world object, a payload dict or a
-                                  discord.py object
-    DiscordError(status, code, message, errors=None)     an error answer; .body() is Discord's JSON shape
-    form_error(field_path, code, message) -> DiscordError  400 50035 "Invalid Form Body" naming one field
-    iso_time(ts=None) -> str      an ISO 8601 timestamp (now, or the epoch seconds `ts`), as Discord writes them
-    DISCORD_EPOCH, API_VERSION, MiB
+new_snowflake() -> int        a real-looking, strictly increasing snowflake (discord.py's created_at works)
+id_of(obj) -> int             an id from an int, a numeric str, a world object, a payload dict or a
+                              discord.py object
+DiscordError(status, code, message, errors=None)     an error answer; .body() is Discord's JSON shape
+form_error(field_path, code, message) -> DiscordError  400 50035 "Invalid Form Body" naming one field
+iso_time(ts=None) -> str      an ISO 8601 timestamp (now, or the epoch seconds `ts`), as Discord writes them
+DISCORD_EPOCH, API_VERSION, MiB
 """
 
 from __future__ import annotations

@@ -39,8 +39,16 @@ from .rest import RestMixin
 from .world import WorldMixin
 
 
-class DiscordEmulator(WorldMixin, GatewayMixin, MessagesMixin, FilesMixin, RestMixin, CommandsMixin,
-                      InteractionsMixin, ActionsMixin):
+class DiscordEmulator(
+    WorldMixin,
+    GatewayMixin,
+    MessagesMixin,
+    FilesMixin,
+    RestMixin,
+    CommandsMixin,
+    InteractionsMixin,
+    ActionsMixin,
+):
     """One loopback Discord (gateway + REST + CDN) for one test; the package docstring gives the overview."""
 
     def __init__(
@@ -113,7 +121,9 @@ class DiscordEmulator(WorldMixin, GatewayMixin, MessagesMixin, FilesMixin, RestM
         app.router.add_route("GET", "/gateway/", self._gateway_handler)
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._rest_entry)
         app.router.add_route("GET", "/{kind:attachments|ephemeral-attachments}/{a}/{b}/{filename}", self._cdn)
-        app.router.add_route("GET", "/media/{kind:attachments|ephemeral-attachments}/{a}/{b}/{filename}", self._cdn)
+        app.router.add_route(
+            "GET", "/media/{kind:attachments|ephemeral-attachments}/{a}/{b}/{filename}", self._cdn
+        )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -175,8 +185,14 @@ class DiscordEmulator(WorldMixin, GatewayMixin, MessagesMixin, FilesMixin, RestM
         event, self._change = self._change, asyncio.Event()
         event.set()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, *, what: str = "condition",
-                       poll: float = 0.05) -> Any:
+    async def wait_for(
+        self,
+        predicate: Callable[[], Any],
+        timeout: float = 5.0,
+        *,
+        what: str = "condition",
+        poll: float = 0.05,
+    ) -> Any:
         """Re-evaluate `predicate()` on every recorded change; return its first truthy value.
 
         Between changes the predicate is also re-checked every `poll` seconds, so it may read state the

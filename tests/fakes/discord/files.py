@@ -49,9 +49,13 @@ class FilesMixin:
             expires = int(time.time() + self._clock_offset + self.cdn_url_lifetime)
             query = f"?ex={expires:x}&is={int(time.time()):x}&hm={secrets.token_hex(16)}&"
         payload: dict[str, Any] = {
-            "id": str(f.id), "filename": f.filename, "size": len(f.data),
-            "url": f"{self.base_url}{f.path}{query}", "proxy_url": f"{self.base_url}/media{f.path}{query}",
-            "content_type": f.content_type, "flags": 0,
+            "id": str(f.id),
+            "filename": f.filename,
+            "size": len(f.data),
+            "url": f"{self.base_url}{f.path}{query}",
+            "proxy_url": f"{self.base_url}/media{f.path}{query}",
+            "content_type": f.content_type,
+            "flags": 0,
         }
         if f.ephemeral:
             payload["ephemeral"] = True
@@ -59,8 +63,9 @@ class FilesMixin:
             payload["description"] = description
         return payload
 
-    def _store_file(self, filename: str, data: bytes, content_type: str | None, *, where: str,
-                    ephemeral: bool = False) -> StoredFile:
+    def _store_file(
+        self, filename: str, data: bytes, content_type: str | None, *, where: str, ephemeral: bool = False
+    ) -> StoredFile:
         fid = new_snowflake()
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename.replace(" ", "_")) or "unknown"
         ctype = content_type
@@ -79,16 +84,23 @@ class FilesMixin:
             return self._files[int(m.group(1))].data
         return self._files[id_of(attachment)].data
 
-    def _attachments_from(self, body: dict[str, Any], files: list[tuple[str, bytes, str]],
-                          existing: list[dict[str, Any]] | None, *, where: str, ephemeral: bool
-                          ) -> list[dict[str, Any]]:
+    def _attachments_from(
+        self,
+        body: dict[str, Any],
+        files: list[tuple[str, bytes, str]],
+        existing: list[dict[str, Any]] | None,
+        *,
+        where: str,
+        ephemeral: bool,
+    ) -> list[dict[str, Any]]:
         """Resolve body['attachments'] (kept existing ids + new files by index) into attachment objects."""
         new_files: dict[int, tuple[str, bytes, str]] = dict(enumerate(files))
         if "attachments" not in body or body.get("attachments") is None:
             kept = list(existing or [])
-            return kept + [self._attachment_payload(self._store_file(fn, data, ct, where=where,
-                                                                       ephemeral=ephemeral))
-                           for fn, data, ct in files]
+            return kept + [
+                self._attachment_payload(self._store_file(fn, data, ct, where=where, ephemeral=ephemeral))
+                for fn, data, ct in files
+            ]
         out = []
         existing_by_id = {a["id"]: a for a in existing or []}
         used_indexes: set[int] = set()
@@ -100,14 +112,17 @@ class FilesMixin:
                 idx = int(sid)
                 used_indexes.add(idx)
                 fn, data, ct = new_files[idx]
-                stored = self._store_file(spec.get("filename") or fn, data, ct, where=where, ephemeral=ephemeral)
+                stored = self._store_file(
+                    spec.get("filename") or fn, data, ct, where=where, ephemeral=ephemeral
+                )
                 out.append(self._attachment_payload(stored, description=spec.get("description")))
             else:
                 raise form_error("attachments", "ATTACHMENT_NOT_FOUND", f"Unknown attachment id {sid}")
         for idx, (fn, data, ct) in new_files.items():
             if idx not in used_indexes:
-                out.append(self._attachment_payload(self._store_file(fn, data, ct, where=where,
-                                                                       ephemeral=ephemeral)))
+                out.append(
+                    self._attachment_payload(self._store_file(fn, data, ct, where=where, ephemeral=ephemeral))
+                )
         return out
 
     def _check_upload_limit(self, files: list[tuple[str, bytes, str]], limit: int) -> None:
@@ -123,7 +138,10 @@ class FilesMixin:
             return web.Response(status=404, text="Not Found")
         expires = request.query.get("ex")
         # the url carries a wall-clock expiry; the emulator clock offset moves it like time passing
-        if (expires is not None and self.cdn_url_lifetime is not None
-                and int(expires, 16) < time.time() + self._clock_offset):
+        if (
+            expires is not None
+            and self.cdn_url_lifetime is not None
+            and int(expires, 16) < time.time() + self._clock_offset
+        ):
             return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=f.data, headers={"Content-Type": f.content_type})

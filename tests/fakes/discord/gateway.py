@@ -192,9 +192,16 @@ class GatewayMixin:
 
     # ------------------------------------------------------------------ dispatch
 
-    def _dispatch(self, event: str, data: dict[str, Any] | None, *, intent: int | None = None,
-                  build: Callable[[Session], dict[str, Any]] | None = None, always_for_bot: bool = False,
-                  sessions: list[Session] | None = None) -> int:
+    def _dispatch(
+        self,
+        event: str,
+        data: dict[str, Any] | None,
+        *,
+        intent: int | None = None,
+        build: Callable[[Session], dict[str, Any]] | None = None,
+        always_for_bot: bool = False,
+        sessions: list[Session] | None = None,
+    ) -> int:
         """Queue a DISPATCH for every live session that asked for `intent`; returns how many got it."""
         count = 0
         self.events.append((event, data if data is not None else {}))
@@ -228,8 +235,14 @@ class GatewayMixin:
         self.gateway_queries.append(dict(request.query))
         conn = _Connection(ws, compress)
         self._connections.add(conn)
-        conn.send({"op": 10, "s": None, "t": None,
-                   "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000), "_trace": ["[\"emulator\"]"]}})
+        conn.send(
+            {
+                "op": 10,
+                "s": None,
+                "t": None,
+                "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000), "_trace": ['["emulator"]']},
+            }
+        )
         if request.query.get("encoding", "json") != "json":
             conn.close(4002, "Error while decoding payload.")
         self._changed()
@@ -309,13 +322,24 @@ class GatewayMixin:
         conn.session = session
         shard = d.get("shard")
         ready: dict[str, Any] = {
-            "v": API_VERSION, "user": self._me_payload(), "user_settings": {}, "relationships": [],
-            "private_channels": [], "presences": [], "guild_join_requests": [],
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds.values()
-                       if self.bot_user.id in g.members],
-            "session_id": session.id, "session_type": "normal", "resume_gateway_url": self.gateway_url,
+            "v": API_VERSION,
+            "user": self._me_payload(),
+            "user_settings": {},
+            "relationships": [],
+            "private_channels": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "guilds": [
+                {"id": str(g.id), "unavailable": True}
+                for g in self.guilds.values()
+                if self.bot_user.id in g.members
+            ],
+            "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": self._application_flags()},
-            "geo_ordered_rtc_regions": [], "_trace": ["[\"emulator\"]"],
+            "geo_ordered_rtc_regions": [],
+            "_trace": ['["emulator"]'],
         }
         if shard is not None:
             ready["shard"] = shard
@@ -342,14 +366,17 @@ class GatewayMixin:
         for frame in session.buffer:
             if frame["s"] > seq:
                 conn.send(frame)
-        self._send_dispatch(session, "RESUMED", {"_trace": ["[\"emulator\"]"]})
+        self._send_dispatch(session, "RESUMED", {"_trace": ['["emulator"]']})
         self._changed()
 
     def _expire_sessions(self) -> None:
         now = self.now()
         for sid, s in list(self._sessions.items()):
-            if (s.conn is None or s.conn.closed) and s.disconnected_at is not None \
-                    and now - s.disconnected_at > self.resume_window:
+            if (
+                (s.conn is None or s.conn.closed)
+                and s.disconnected_at is not None
+                and now - s.disconnected_at > self.resume_window
+            ):
                 del self._sessions[sid]
 
     def _request_members(self, conn: _Connection, d: dict[str, Any]) -> None:
@@ -369,16 +396,22 @@ class GatewayMixin:
             members = [m for m in members if self.users[m.user_id].username.lower().startswith(q)]
         if d.get("limit"):
             members = members[: int(d["limit"])]
-        chunk: dict[str, Any] = {"guild_id": str(g.id), "members": [self._member_payload(m) for m in members],
-                                 "chunk_index": 0, "chunk_count": 1}
+        chunk: dict[str, Any] = {
+            "guild_id": str(g.id),
+            "members": [self._member_payload(m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+        }
         if d.get("nonce") is not None:
             chunk["nonce"] = d["nonce"]
         self._send_dispatch(session, "GUILD_MEMBERS_CHUNK", chunk)
 
     def _application_flags(self) -> int:
-        return ((APP_FLAG_GATEWAY_MESSAGE_CONTENT if self.message_content_allowed else 0)
-                | (APP_FLAG_GATEWAY_GUILD_MEMBERS if self.members_allowed else 0)
-                | (APP_FLAG_GATEWAY_PRESENCE if self.presences_allowed else 0))
+        return (
+            (APP_FLAG_GATEWAY_MESSAGE_CONTENT if self.message_content_allowed else 0)
+            | (APP_FLAG_GATEWAY_GUILD_MEMBERS if self.members_allowed else 0)
+            | (APP_FLAG_GATEWAY_PRESENCE if self.presences_allowed else 0)
+        )
 
     # ------------------------------------------------------------------ hiccups and waiting
 
@@ -396,5 +429,8 @@ class GatewayMixin:
 
     async def wait_identified(self, count: int = 1, timeout: float = 5.0) -> None:
         """Until `count` IDENTIFYs were accepted and a session is live."""
-        await self.wait_for(lambda: self.identify_count >= count and bool(self._live_sessions()),
-                            timeout=timeout, what=f"IDENTIFY #{count}")
+        await self.wait_for(
+            lambda: self.identify_count >= count and bool(self._live_sessions()),
+            timeout=timeout,
+            what=f"IDENTIFY #{count}",
+        )

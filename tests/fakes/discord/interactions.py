@@ -42,6 +42,7 @@ from .world import Channel, Guild, User
 if TYPE_CHECKING:
     from .emulator import DiscordEmulator
 
+
 @dataclasses.dataclass
 class CallbackRecord:
     type: int | None
@@ -61,8 +62,16 @@ class CallbackRecord:
 class InteractionHandle:
     """What one injected interaction led to; see the module docstring."""
 
-    def __init__(self, emu: DiscordEmulator, payload: dict[str, Any], *, user_id: int, channel_id: int,
-                 guild_id: int | None, message_id: int | None) -> None:
+    def __init__(
+        self,
+        emu: DiscordEmulator,
+        payload: dict[str, Any],
+        *,
+        user_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        message_id: int | None,
+    ) -> None:
         self._emu = emu
         self.payload = payload
         self.id: int = int(payload["id"])
@@ -84,7 +93,9 @@ class InteractionHandle:
         self.choices: list[dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
-        return f"<InteractionHandle id={self.id} type={self.type} callbacks={[c.type for c in self.callbacks]}>"
+        return (
+            f"<InteractionHandle id={self.id} type={self.type} callbacks={[c.type for c in self.callbacks]}>"
+        )
 
     @property
     def response(self) -> CallbackRecord | None:
@@ -121,13 +132,17 @@ class InteractionHandle:
         return "\n".join(self.texts())
 
     async def wait_for(self, predicate: Callable[[InteractionHandle], Any], timeout: float = 5.0) -> Any:
-        return await self._emu.wait_for(lambda: predicate(self), timeout=timeout,
-                                        what=f"interaction {self.id} condition")
+        return await self._emu.wait_for(
+            lambda: predicate(self), timeout=timeout, what=f"interaction {self.id} condition"
+        )
 
     async def wait_response(self, timeout: float = 5.0) -> CallbackRecord:
         """The first callback attempt (accepted or rejected)."""
-        return await self._emu.wait_for(lambda: self.callbacks[0] if self.callbacks else None, timeout=timeout,
-                                        what=f"a callback to interaction {self.id}")
+        return await self._emu.wait_for(
+            lambda: self.callbacks[0] if self.callbacks else None,
+            timeout=timeout,
+            what=f"a callback to interaction {self.id}",
+        )
 
     async def wait_followup(self, count: int = 1, timeout: float = 5.0) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
@@ -137,8 +152,11 @@ class InteractionHandle:
         return await self._emu.wait_for(check, timeout=timeout, what=f"followup #{count} of {self.id}")
 
     async def wait_text(self, substring: str, timeout: float = 5.0) -> str:
-        return await self._emu.wait_for(lambda: substring in self.text() and self.text(), timeout=timeout,
-                                        what=f"text {substring!r} in interaction {self.id}")
+        return await self._emu.wait_for(
+            lambda: substring in self.text() and self.text(),
+            timeout=timeout,
+            what=f"text {substring!r} in interaction {self.id}",
+        )
 
 
 class InteractionsMixin:
@@ -153,17 +171,30 @@ class InteractionsMixin:
 
     # ------------------------------------------------------------------ delivery
 
-    def _interaction_envelope(self, itype: int, data: dict[str, Any] | None, u: User, ch: Channel,
-                              g: Guild | None, *, message: dict[str, Any] | None = None,
-                              locale: str = "en-US") -> dict[str, Any]:
+    def _interaction_envelope(
+        self,
+        itype: int,
+        data: dict[str, Any] | None,
+        u: User,
+        ch: Channel,
+        g: Guild | None,
+        *,
+        message: dict[str, Any] | None = None,
+        locale: str = "en-US",
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "id": str(new_snowflake()), "application_id": str(self.application_id), "type": itype,
-            "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48), "version": 1, "locale": locale,
-            "entitlements": [], "entitlement_sku_ids": [],
+            "id": str(new_snowflake()),
+            "application_id": str(self.application_id),
+            "type": itype,
+            "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48),
+            "version": 1,
+            "locale": locale,
+            "entitlements": [],
+            "entitlement_sku_ids": [],
             "attachment_size_limit": self.upload_limit(g if g is not None else ch),
             "app_permissions": str(self.permissions_for(self.bot_user, ch)),
-            "channel_id": str(ch.id), "channel": {**self._channel_payload(ch),
-                                                  "permissions": str(self.permissions_for(u, ch))},
+            "channel_id": str(ch.id),
+            "channel": {**self._channel_payload(ch), "permissions": str(self.permissions_for(u, ch))},
         }
         if data is not None:
             payload["data"] = data
@@ -182,10 +213,12 @@ class InteractionsMixin:
             payload["message"] = message
         return payload
 
-    async def _deliver(self, payload: dict[str, Any], u: User, ch: Channel, g: Guild | None,
-                       message_id: int | None = None) -> InteractionHandle:
-        h = InteractionHandle(self, payload, user_id=u.id, channel_id=ch.id, guild_id=g.id if g else None,
-                              message_id=message_id)
+    async def _deliver(
+        self, payload: dict[str, Any], u: User, ch: Channel, g: Guild | None, message_id: int | None = None
+    ) -> InteractionHandle:
+        h = InteractionHandle(
+            self, payload, user_id=u.id, channel_id=ch.id, guild_id=g.id if g else None, message_id=message_id
+        )
         self.interactions.append(h)
         self._interactions_by_id[h.id] = h
         self._interactions_by_token[h.token] = h
@@ -199,9 +232,12 @@ class InteractionsMixin:
 
     def _interaction_metadata(self, h: InteractionHandle) -> dict[str, Any]:
         owners = h.payload.get("authorizing_integration_owners", {})
-        meta: dict[str, Any] = {"id": str(h.id), "type": h.type,
-                                "user": self._user_payload(self.users[h.user_id]),
-                                "authorizing_integration_owners": owners}
+        meta: dict[str, Any] = {
+            "id": str(h.id),
+            "type": h.type,
+            "user": self._user_payload(self.users[h.user_id]),
+            "authorizing_integration_owners": owners,
+        }
         if h.type == 2:
             meta["name"] = h.payload["data"].get("name", "")
             meta["command_type"] = h.payload["data"].get("type", 1)
@@ -210,15 +246,21 @@ class InteractionsMixin:
         elif h.type == 5:
             trigger = h.payload.get("_trigger")
             meta["triggering_interaction_metadata"] = trigger or {
-                "id": str(h.id), "type": 2, "user": self._user_payload(self.users[h.user_id]),
-                "authorizing_integration_owners": owners}
+                "id": str(h.id),
+                "type": 2,
+                "user": self._user_payload(self.users[h.user_id]),
+                "authorizing_integration_owners": owners,
+            }
         return meta
 
     # ------------------------------------------------------------------ REST: the callback
 
     # interaction type -> callback types Discord accepts for it
     _CALLBACKS_ALLOWED: ClassVar[dict[int, frozenset[int]]] = {
-        1: frozenset({1}), 2: frozenset({4, 5, 9, 12}), 3: frozenset({4, 5, 6, 7, 9, 12}), 4: frozenset({8}),
+        1: frozenset({1}),
+        2: frozenset({4, 5, 9, 12}),
+        3: frozenset({4, 5, 6, 7, 9, 12}),
+        4: frozenset({8}),
         5: frozenset({4, 5, 6, 7}),
     }
 
@@ -228,8 +270,9 @@ class InteractionsMixin:
         cb_type = body.get("type")
         data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
-        attempt = CallbackRecord(cb_type, copy.deepcopy(data), flags, bool(flags & FLAG_EPHEMERAL), rec.files,
-                                 self.now(), 0)
+        attempt = CallbackRecord(
+            cb_type, copy.deepcopy(data), flags, bool(flags & FLAG_EPHEMERAL), rec.files, self.now(), 0
+        )
         try:
             if h is None or not secrets.compare_digest(h.token, token):
                 raise DiscordError(404, 10062, "Unknown interaction")
@@ -238,9 +281,13 @@ class InteractionsMixin:
             if self.now() - h.dispatched_at > self.ack_deadline:
                 raise DiscordError(404, 10062, "Unknown interaction")
             if cb_type not in self._CALLBACKS_ALLOWED.get(h.type, frozenset()) or (
-                    cb_type in (6, 7) and h.message_id is None):
-                raise form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID",
-                                  "Interaction response type is not valid for this interaction")
+                cb_type in (6, 7) and h.message_id is None
+            ):
+                raise form_error(
+                    "type",
+                    "INTERACTION_RESPONSE_TYPE_INVALID",
+                    "Interaction response type is not valid for this interaction",
+                )
             resource = self._apply_callback(h, cb_type, data, rec.files)
         except DiscordError as e:
             attempt.status, attempt.error_code = e.status, e.code
@@ -265,8 +312,9 @@ class InteractionsMixin:
             out["resource"] = resource
         return out
 
-    def _apply_callback(self, h: InteractionHandle, cb_type: int, data: dict[str, Any],
-                        files: list[tuple[str, bytes, str]]) -> dict[str, Any] | None:
+    def _apply_callback(
+        self, h: InteractionHandle, cb_type: int, data: dict[str, Any], files: list[tuple[str, bytes, str]]
+    ) -> dict[str, Any] | None:
         channel = self._channels[h.channel_id]
         if cb_type in (4, 5):
             flags = int(data.get("flags") or 0)
@@ -278,9 +326,17 @@ class InteractionsMixin:
             else:
                 body, files = {}, []
             mtype = self._response_message_type(h)
-            stored = self._new_message(channel, self.bot_user, body, files, ephemeral=ephemeral, webhook=True,
-                                       mtype=mtype, interaction=h,
-                                       flags=(flags & ~FLAG_EPHEMERAL) | (FLAG_LOADING if cb_type == 5 else 0))
+            stored = self._new_message(
+                channel,
+                self.bot_user,
+                body,
+                files,
+                ephemeral=ephemeral,
+                webhook=True,
+                mtype=mtype,
+                interaction=h,
+                flags=(flags & ~FLAG_EPHEMERAL) | (FLAG_LOADING if cb_type == 5 else 0),
+            )
             self._save_message(stored)
             h.original_id = int(stored.data["id"])
             if cb_type == 4:
@@ -301,15 +357,20 @@ class InteractionsMixin:
                 raise form_error("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
             for i, choice in enumerate(choices):
                 if not 1 <= len(str(choice.get("name", ""))) <= 100:
-                    raise form_error(f"data.choices.{i}.name", "BASE_TYPE_BAD_LENGTH",
-                                      "Must be between 1 and 100 in length.")
+                    raise form_error(
+                        f"data.choices.{i}.name",
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    )
             h.choices = copy.deepcopy(choices)
             return None
         if cb_type == 9:
             if not 1 <= len(data.get("title") or "") <= 45:
                 raise form_error("data.title", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length.")
             if not 1 <= len(data.get("components") or []) <= 5:
-                raise form_error("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+                raise form_error(
+                    "data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+                )
             h.modal = copy.deepcopy(data)
             return None
         return None  # 1 pong, 6 deferred update, 12 launch activity
@@ -358,10 +419,17 @@ class InteractionsMixin:
         else:
             flags = int(body.get("flags") or 0)
             channel = self._channels[h.channel_id]
-            stored = self._new_message(channel, self.bot_user, body, rec.files,
-                                       ephemeral=bool(flags & FLAG_EPHEMERAL), webhook=True,
-                                       mtype=self._response_message_type(h), interaction=h,
-                                       flags=flags & ~FLAG_EPHEMERAL)
+            stored = self._new_message(
+                channel,
+                self.bot_user,
+                body,
+                rec.files,
+                ephemeral=bool(flags & FLAG_EPHEMERAL),
+                webhook=True,
+                mtype=self._response_message_type(h),
+                interaction=h,
+                flags=flags & ~FLAG_EPHEMERAL,
+            )
             self._save_message(stored)
             h.followup_ids.append(int(stored.data["id"]))
             self._dispatch_message("MESSAGE_CREATE", stored)

@@ -108,7 +108,9 @@ class MessagesMixin:
         self._messages: dict[int, dict[int, StoredMessage]] = {}  # channel -> id -> message
         self._message_index: dict[int, StoredMessage] = {}
         self._pings: list[tuple[int, int]] = []
-        self._nonces: dict[tuple[int, str], tuple[float, StoredMessage]] = {}  # (author, nonce) -> (when, msg)
+        self._nonces: dict[
+            tuple[int, str], tuple[float, StoredMessage]
+        ] = {}  # (author, nonce) -> (when, msg)
         self.nonce_hits: list[NonceHit] = []
         self.nonce_window = 300.0
 
@@ -129,8 +131,9 @@ class MessagesMixin:
         uid = id_of(user)
         return [mid for (u, mid) in self._pings if u == uid]
 
-    async def wait_for_message(self, channel: Any, predicate: Callable[[dict[str, Any]], Any] | None = None,
-                               timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for_message(
+        self, channel: Any, predicate: Callable[[dict[str, Any]], Any] | None = None, timeout: float = 5.0
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             for m in reversed(self.messages(channel)):
                 if predicate is None or predicate(m):
@@ -217,9 +220,15 @@ class MessagesMixin:
 
         self._dispatch(event, None, intent=intent, build=build)
 
-    def _parse_mentions(self, content: str, guild_id: int | None, allowed: dict[str, Any] | None,
-                        extra_users: Iterable[int] = (), *, can_mention_everyone: bool = True
-                        ) -> tuple[list[int], list[int], bool]:
+    def _parse_mentions(
+        self,
+        content: str,
+        guild_id: int | None,
+        allowed: dict[str, Any] | None,
+        extra_users: Iterable[int] = (),
+        *,
+        can_mention_everyone: bool = True,
+    ) -> tuple[list[int], list[int], bool]:
         """(user ids mentioned, role ids mentioned, mention_everyone), filtered by allowed_mentions."""
         users = [int(x) for x in re.findall(r"<@!?(\d+)>", content or "")]
         roles = [int(x) for x in re.findall(r"<@&(\d+)>", content or "")]
@@ -258,21 +267,28 @@ class MessagesMixin:
                 value = embed.get(key) or ""
                 total += len(value)
                 if len(value) > limit:
-                    raise form_error(f"embeds.{i}.{key}", "BASE_TYPE_MAX_LENGTH",
-                                      f"Must be {limit} or fewer in length.")
+                    raise form_error(
+                        f"embeds.{i}.{key}", "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."
+                    )
             fields = embed.get("fields") or []
             if len(fields) > 25:
-                raise form_error(f"embeds.{i}.fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+                raise form_error(
+                    f"embeds.{i}.fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
+                )
             for j, field in enumerate(fields):
                 for key, limit in (("name", 256), ("value", 1024)):
                     value = field.get(key)
                     if not value:
-                        raise form_error(f"embeds.{i}.fields.{j}.{key}", "BASE_TYPE_REQUIRED",
-                                          "This field is required")
+                        raise form_error(
+                            f"embeds.{i}.fields.{j}.{key}", "BASE_TYPE_REQUIRED", "This field is required"
+                        )
                     total += len(value)
                     if len(value) > limit:
-                        raise form_error(f"embeds.{i}.fields.{j}.{key}", "BASE_TYPE_MAX_LENGTH",
-                                          f"Must be {limit} or fewer in length.")
+                        raise form_error(
+                            f"embeds.{i}.fields.{j}.{key}",
+                            "BASE_TYPE_MAX_LENGTH",
+                            f"Must be {limit} or fewer in length.",
+                        )
             footer = (embed.get("footer") or {}).get("text") or ""
             author = (embed.get("author") or {}).get("name") or ""
             total += len(footer) + len(author)
@@ -291,15 +307,19 @@ class MessagesMixin:
                 if len(cid) > 100:
                     raise form_error("components", "BASE_TYPE_MAX_LENGTH", "custom_id: Must be 100 or fewer.")
                 if cid in custom_ids:
-                    raise form_error("components", "COMPONENT_CUSTOM_ID_DUPLICATED",
-                                      "Component custom id cannot be duplicated")
+                    raise form_error(
+                        "components",
+                        "COMPONENT_CUSTOM_ID_DUPLICATED",
+                        "Component custom id cannot be duplicated",
+                    )
                 custom_ids.add(cid)
             if comp.get("type") == 2 and len(comp.get("label") or "") > 80:
                 raise form_error("components", "BASE_TYPE_MAX_LENGTH", "label: Must be 80 or fewer.")
             if comp.get("type") == 1 and not v2 and len(comp.get("components") or []) > 5:
                 raise form_error("components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
-        if creating and not (content or embeds or components or file_count or body.get("sticker_ids")
-                             or body.get("poll")):
+        if creating and not (
+            content or embeds or components or file_count or body.get("sticker_ids") or body.get("poll")
+        ):
             raise DiscordError(400, 50006, "Cannot send an empty message")
 
     def _normalize_components(self, components: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -331,12 +351,22 @@ class MessagesMixin:
 
     # ------------------------------------------------------------------ create, edit, delete
 
-    def _new_message(self, channel: Channel, author: User, body: dict[str, Any], files: list[tuple[str, bytes, str]],
-                     *, ephemeral: bool = False, webhook: bool = False, mtype: int = 0,
-                     interaction: InteractionHandle | None = None, flags: int | None = None,
-                     message_id: int | None = None) -> StoredMessage:
+    def _new_message(
+        self,
+        channel: Channel,
+        author: User,
+        body: dict[str, Any],
+        files: list[tuple[str, bytes, str]],
+        *,
+        ephemeral: bool = False,
+        webhook: bool = False,
+        mtype: int = 0,
+        interaction: InteractionHandle | None = None,
+        flags: int | None = None,
+        message_id: int | None = None,
+    ) -> StoredMessage:
         mid = message_id or new_snowflake()
-        where = (f"ephemeral-attachments/{self.application_id}" if ephemeral else f"attachments/{channel.id}")
+        where = f"ephemeral-attachments/{self.application_id}" if ephemeral else f"attachments/{channel.id}"
         attachments = self._attachments_from(body, files, None, where=where, ephemeral=ephemeral)
         reference = body.get("message_reference")
         referenced: StoredMessage | None = None
@@ -346,7 +376,9 @@ class MessagesMixin:
             referenced = self._message_index.get(ref_id)
             if referenced is None or referenced.deleted or int(referenced.data["channel_id"]) != channel.id:
                 if reference.get("fail_if_not_exists", True):
-                    raise form_error("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                    raise form_error(
+                        "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                    )
                 referenced = None
             else:
                 allowed = body.get("allowed_mentions")
@@ -354,21 +386,35 @@ class MessagesMixin:
                     extra_mentions.append(int(referenced.data["author"]["id"]))
                 mtype = 19
         can_everyone = channel.guild_id is None or bool(
-            self.permissions_for(author.id, channel) & Perm.MENTION_EVERYONE)
-        users, roles, everyone = self._parse_mentions(body.get("content") or "", channel.guild_id,
-                                                      body.get("allowed_mentions"), extra_mentions,
-                                                      can_mention_everyone=can_everyone)
+            self.permissions_for(author.id, channel) & Perm.MENTION_EVERYONE
+        )
+        users, roles, everyone = self._parse_mentions(
+            body.get("content") or "",
+            channel.guild_id,
+            body.get("allowed_mentions"),
+            extra_mentions,
+            can_mention_everyone=can_everyone,
+        )
         msg_flags = int(body.get("flags") or 0) if flags is None else flags
         if ephemeral:
             msg_flags |= FLAG_EPHEMERAL
         data: dict[str, Any] = {
-            "id": str(mid), "channel_id": str(channel.id), "type": mtype, "content": body.get("content") or "",
-            "author": self._user_payload(author), "attachments": attachments,
+            "id": str(mid),
+            "channel_id": str(channel.id),
+            "type": mtype,
+            "content": body.get("content") or "",
+            "author": self._user_payload(author),
+            "attachments": attachments,
             "embeds": self._normalize_embeds(body.get("embeds") or []),
             "components": self._normalize_components(body.get("components") or []),
             "mentions": [self._user_payload(self.users[u]) for u in users],
-            "mention_roles": [str(r) for r in roles], "mention_everyone": everyone, "pinned": False,
-            "tts": bool(body.get("tts")), "timestamp": iso_time(), "edited_timestamp": None, "flags": msg_flags,
+            "mention_roles": [str(r) for r in roles],
+            "mention_everyone": everyone,
+            "pinned": False,
+            "tts": bool(body.get("tts")),
+            "timestamp": iso_time(),
+            "edited_timestamp": None,
+            "flags": msg_flags,
         }
         if webhook:
             data["webhook_id"] = str(self.application_id)
@@ -378,19 +424,30 @@ class MessagesMixin:
             data["application_id"] = str(self.application_id)
             if interaction.type == 2:
                 inner = interaction.payload.get("data", {})
-                data["interaction"] = {"id": str(interaction.id), "type": 2, "name": inner.get("name", ""),
-                                       "user": self._user_payload(self.users[interaction.user_id])}
+                data["interaction"] = {
+                    "id": str(interaction.id),
+                    "type": 2,
+                    "name": inner.get("name", ""),
+                    "user": self._user_payload(self.users[interaction.user_id]),
+                }
         if referenced is not None:
-            data["message_reference"] = {"type": 0, "channel_id": str(channel.id),
-                                         "message_id": referenced.data["id"]}
+            data["message_reference"] = {
+                "type": 0,
+                "channel_id": str(channel.id),
+                "message_id": referenced.data["id"],
+            }
             if channel.guild_id is not None:
                 data["message_reference"]["guild_id"] = str(channel.guild_id)
             ref_copy = copy.deepcopy(referenced.data)
             ref_copy.pop("referenced_message", None)
             data["referenced_message"] = ref_copy
-        stored = StoredMessage(data, channel.guild_id, ephemeral,
-                                interaction.id if interaction is not None else None,
-                                nonce=None if body.get("nonce") is None else str(body["nonce"]))
+        stored = StoredMessage(
+            data,
+            channel.guild_id,
+            ephemeral,
+            interaction.id if interaction is not None else None,
+            nonce=None if body.get("nonce") is None else str(body["nonce"]),
+        )
         if not ephemeral:
             for u in users:
                 if u != author.id:
@@ -420,15 +477,21 @@ class MessagesMixin:
             answer["nonce"] = stored.nonce
         return answer
 
-    def _apply_edit(self, stored: StoredMessage, body: dict[str, Any], files: list[tuple[str, bytes, str]]
-                    ) -> None:
+    def _apply_edit(
+        self, stored: StoredMessage, body: dict[str, Any], files: list[tuple[str, bytes, str]]
+    ) -> None:
         data = copy.deepcopy(stored.data)
         channel = self._channels[int(data["channel_id"])]
-        where = (f"ephemeral-attachments/{self.application_id}" if stored.ephemeral else f"attachments/{channel.id}")
+        where = (
+            f"ephemeral-attachments/{self.application_id}"
+            if stored.ephemeral
+            else f"attachments/{channel.id}"
+        )
         if "content" in body:
             data["content"] = body["content"] or ""
-            users, roles, everyone = self._parse_mentions(data["content"], stored.guild_id,
-                                                          body.get("allowed_mentions"))
+            users, roles, everyone = self._parse_mentions(
+                data["content"], stored.guild_id, body.get("allowed_mentions")
+            )
             data["mentions"] = [self._user_payload(self.users[u]) for u in users]
             data["mention_roles"] = [str(r) for r in roles]
             data["mention_everyone"] = everyone
@@ -437,8 +500,9 @@ class MessagesMixin:
         if "components" in body:
             data["components"] = self._normalize_components(body["components"] or [])
         if "attachments" in body or files:
-            data["attachments"] = self._attachments_from(body, files, data["attachments"], where=where,
-                                                         ephemeral=stored.ephemeral)
+            data["attachments"] = self._attachments_from(
+                body, files, data["attachments"], where=where, ephemeral=stored.ephemeral
+            )
         if body.get("flags") is not None:
             keep = data["flags"] & (FLAG_EPHEMERAL)
             data["flags"] = keep | (int(body["flags"]) & (FLAG_SUPPRESS_EMBEDS | FLAG_COMPONENTS_V2))

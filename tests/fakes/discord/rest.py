@@ -41,6 +41,7 @@ from .world import GUILD_FORUM, Channel, Guild, Perm
 
 log = logging.getLogger("tests.fakes.discord")
 
+
 def _posting(ch: Channel) -> Perm:
     """The permission that lets one post in `ch`: in a thread it is Send Messages in Threads."""
     return Perm.SEND_MESSAGES_IN_THREADS if ch.is_thread else Perm.SEND_MESSAGES
@@ -62,34 +63,74 @@ REST_ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_get_message", True),
     ("PATCH", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_edit_message", True),
     ("DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "_r_delete_message", True),
-    ("PUT", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
-     "_r_reaction", True),
-    ("DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
-     "_r_reaction", True),
+    (
+        "PUT",
+        r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+        "_r_reaction",
+        True,
+    ),
+    (
+        "DELETE",
+        r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+        "_r_reaction",
+        True,
+    ),
     ("POST", r"/channels/(?P<channel_id>\d+)/typing", "_r_typing", True),
     ("GET", r"/guilds/(?P<guild_id>\d+)", "_r_guild", True),
     ("GET", r"/guilds/(?P<guild_id>\d+)/channels", "_r_guild_channels", True),
     ("GET", r"/guilds/(?P<guild_id>\d+)/roles", "_r_guild_roles", True),
     ("GET", r"/guilds/(?P<guild_id>\d+)/members/(?P<user_id>\d+)", "_r_member", True),
-    ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
-     "_r_list_commands", True),
+    (
+        "GET",
+        r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
+        "_r_list_commands",
+        True,
+    ),
     ("PUT", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands", "_r_put_commands", True),
-    ("POST", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
-     "_r_post_command", True),
-    ("GET", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-     "_r_get_command", True),
-    ("PATCH", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-     "_r_patch_command", True),
-    ("DELETE", r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
-     "_r_delete_command", True),
+    (
+        "POST",
+        r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands",
+        "_r_post_command",
+        True,
+    ),
+    (
+        "GET",
+        r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+        "_r_get_command",
+        True,
+    ),
+    (
+        "PATCH",
+        r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+        "_r_patch_command",
+        True,
+    ),
+    (
+        "DELETE",
+        r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands/(?P<command_id>\d+)",
+        "_r_delete_command",
+        True,
+    ),
     ("POST", r"/interactions/(?P<interaction_id>\d+)/(?P<token>[^/]+)/callback", "_r_callback", False),
     ("POST", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)", "_r_followup", False),
-    ("GET", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-     "_r_webhook_get", False),
-    ("PATCH", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-     "_r_webhook_edit", False),
-    ("DELETE", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
-     "_r_webhook_delete", False),
+    (
+        "GET",
+        r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+        "_r_webhook_get",
+        False,
+    ),
+    (
+        "PATCH",
+        r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+        "_r_webhook_edit",
+        False,
+    ),
+    (
+        "DELETE",
+        r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<message_id>@original|\d+)",
+        "_r_webhook_delete",
+        False,
+    ),
 )
 
 
@@ -171,17 +212,39 @@ class RestMixin:
         path = "/" + request.match_info["tail"]
         path = path.rstrip("/") or "/"
         method = request.method
-        rec = RecordedRequest(method, path, dict(request.query), None, [], self.now(),
-                              authorized="Authorization" in request.headers)
+        rec = RecordedRequest(
+            method,
+            path,
+            dict(request.query),
+            None,
+            [],
+            self.now(),
+            authorized="Authorization" in request.headers,
+        )
         try:
             try:
                 rec.json, rec.files, rec.multipart = await self._parse_body(request)
             except ValueError:
                 raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
-            route = next(((h, m.groupdict(), auth) for meth, rx, h, auth in self._routes
-                          if meth == method and (m := rx.match(path))), None)
-            injected = next((i for i in self._injected if i["times"] > 0 and i["method"] in (method, "*")
-                             and i["rx"].search(path) and (i["when"] is None or i["when"](rec))), None)
+            route = next(
+                (
+                    (h, m.groupdict(), auth)
+                    for meth, rx, h, auth in self._routes
+                    if meth == method and (m := rx.match(path))
+                ),
+                None,
+            )
+            injected = next(
+                (
+                    i
+                    for i in self._injected
+                    if i["times"] > 0
+                    and i["method"] in (method, "*")
+                    and i["rx"].search(path)
+                    and (i["when"] is None or i["when"](rec))
+                ),
+                None,
+            )
             if injected is not None:
                 injected["times"] -= 1
             if injected is not None and not injected["accepted"]:
@@ -205,7 +268,9 @@ class RestMixin:
         self._record(rec, validate_response=True, known=True)
         return self._json_response(status, body)
 
-    async def _answer_accepted(self, rec: RecordedRequest, injected: dict[str, Any], body: Any) -> web.Response:
+    async def _answer_accepted(
+        self, rec: RecordedRequest, injected: dict[str, Any], body: Any
+    ) -> web.Response:
         """The work is done (and recorded); the answer is the injected failure, after an optional hold."""
         rec.injected, rec.accepted = True, body
         rec.status, rec.response = injected["status"], injected["body"]
@@ -218,7 +283,9 @@ class RestMixin:
     def _injected_answer(self, rec: RecordedRequest, injected: dict[str, Any]) -> web.Response:
         if isinstance(rec.response, (dict, list)):
             return self._json_response(rec.status or 500, rec.response, injected["headers"])
-        return web.Response(status=rec.status or 500, text=str(rec.response or ""), headers=injected["headers"])
+        return web.Response(
+            status=rec.status or 500, text=str(rec.response or ""), headers=injected["headers"]
+        )
 
     def release_held(self) -> None:
         """Send every answer held by an accepted-then-failed injection now."""
@@ -246,7 +313,9 @@ class RestMixin:
 
     def requests_to(self, method: str, path_regex: str) -> list[RecordedRequest]:
         rx = re.compile(path_regex)
-        return [r for r in self.requests if (method == "*" or r.method == method.upper()) and rx.search(r.path)]
+        return [
+            r for r in self.requests if (method == "*" or r.method == method.upper()) and rx.search(r.path)
+        ]
 
     async def wait_for_request(self, method: str, path_regex: str, timeout: float = 5.0) -> RecordedRequest:
         def last() -> RecordedRequest | None:
@@ -255,25 +324,49 @@ class RestMixin:
 
         return await self.wait_for(last, timeout=timeout, what=f"{method} {path_regex}")
 
-    def inject_rest_error(self, method: str, path_regex: str, status: int, body: Any = None, *, times: int = 1,
-                          headers: dict[str, str] | None = None,
-                          when: Callable[[RecordedRequest], bool] | None = None,
-                          accepted: bool = False, hold: float = 0.0) -> None:
+    def inject_rest_error(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        when: Callable[[RecordedRequest], bool] | None = None,
+        accepted: bool = False,
+        hold: float = 0.0,
+    ) -> None:
         """The next `times` requests matching (and accepted by `when`) answer `status` (e.g. 500/503 hiccups,
         or 429). With `accepted`, Discord first does the work as usual (the message is created), then answers
         `status` instead, after holding the answer up to `hold` seconds (see release_held)."""
         if body is None:
             if status == 429:
-                body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False, "code": 0}
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": 0.05,
+                    "global": False,
+                    "code": 0,
+                }
             else:
                 body = {"message": f"{status}: injected error", "code": 0}
         hdrs = dict(headers or {})
         if status == 429:
             hdrs.setdefault("Via", "1.1 google")
             hdrs.setdefault("Retry-After", str(body.get("retry_after", 1) if isinstance(body, dict) else 1))
-        self._injected.append({"method": method.upper(), "rx": re.compile(path_regex), "status": status,
-                               "body": body, "times": times, "headers": hdrs, "when": when,
-                               "accepted": accepted, "hold": hold})
+        self._injected.append(
+            {
+                "method": method.upper(),
+                "rx": re.compile(path_regex),
+                "status": status,
+                "body": body,
+                "times": times,
+                "headers": hdrs,
+                "when": when,
+                "accepted": accepted,
+                "hold": hold,
+            }
+        )
 
     # ------------------------------------------------------------------ gateway, users, application
 
@@ -281,9 +374,16 @@ class RestMixin:
         return {"url": self.gateway_url}
 
     async def _r_gateway_bot(self, rec: RecordedRequest) -> Any:
-        return {"url": self.gateway_url, "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 1000 - self.identify_count,
-                                        "reset_after": 86_400_000, "max_concurrency": 1}}
+        return {
+            "url": self.gateway_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000 - self.identify_count,
+                "reset_after": 86_400_000,
+                "max_concurrency": 1,
+            },
+        }
 
     async def _r_me(self, rec: RecordedRequest) -> Any:
         return self._me_payload()
@@ -297,15 +397,30 @@ class RestMixin:
     async def _r_application(self, rec: RecordedRequest) -> Any:
         flags = self._application_flags()
         return {
-            "id": str(self.application_id), "name": self.bot_user.username, "icon": None,
-            "description": "", "type": None, "summary": "", "bot": self._user_payload(self.bot_user),
-            "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": flags,
-            "flags_new": str(flags), "redirect_uris": [], "interactions_endpoint_url": None,
+            "id": str(self.application_id),
+            "name": self.bot_user.username,
+            "icon": None,
+            "description": "",
+            "type": None,
+            "summary": "",
+            "bot": self._user_payload(self.bot_user),
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "flags": flags,
+            "flags_new": str(flags),
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
             "role_connections_verification_url": None,
             "owner": self._user_payload(self.owner if hasattr(self, "owner") else self.bot_user),
-            "approximate_guild_count": len(self.guilds), "approximate_user_install_count": 0,
-            "approximate_user_authorization_count": 0, "explicit_content_filter": 0, "team": None,
-            "eligible_oauth2_scopes": [], "tags": [], "rpc_origins": [],
+            "approximate_guild_count": len(self.guilds),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "team": None,
+            "eligible_oauth2_scopes": [],
+            "tags": [],
+            "rpc_origins": [],
             "integration_types_config": {"0": {}},
         }
 
@@ -351,7 +466,7 @@ class RestMixin:
             msgs = [m for m, i in zip(msgs, ids, strict=True) if i > int(rec.query["after"])][:limit]
         elif "around" in rec.query:
             pivot = int(rec.query["around"])
-            before = [m for m, i in zip(msgs, ids, strict=True) if i < pivot][-(limit // 2):]
+            before = [m for m, i in zip(msgs, ids, strict=True) if i < pivot][-(limit // 2) :]
             after = [m for m, i in zip(msgs, ids, strict=True) if i >= pivot][: limit - len(before)]
             msgs = before + after
         else:
@@ -413,8 +528,11 @@ class RestMixin:
     async def _r_delete_message(self, rec: RecordedRequest, channel_id: str, message_id: str) -> Any:
         ch = self._rest_channel(channel_id)
         stored = self._rest_stored(ch, message_id)
-        if (int(stored.data["author"]["id"]) != self.bot_user.id and ch.guild_id is not None
-                and not self.permissions_for(self.bot_user, ch) & Perm.MANAGE_MESSAGES):
+        if (
+            int(stored.data["author"]["id"]) != self.bot_user.id
+            and ch.guild_id is not None
+            and not self.permissions_for(self.bot_user, ch) & Perm.MANAGE_MESSAGES
+        ):
             raise DiscordError(403, 50013, "Missing Permissions")
         self._delete_stored(stored)
         return 204, None
@@ -426,13 +544,24 @@ class RestMixin:
         reactions = stored.data.setdefault("reactions", [])
         existing = next((r for r in reactions if r["emoji"]["name"] == name), None)
         if rec.method == "PUT":
-            if ch.guild_id is not None and not self.permissions_for(self.bot_user, ch) & Perm.ADD_REACTIONS \
-                    and existing is None:
+            if (
+                ch.guild_id is not None
+                and not self.permissions_for(self.bot_user, ch) & Perm.ADD_REACTIONS
+                and existing is None
+            ):
                 raise DiscordError(403, 50013, "Missing Permissions")
             if existing is None:
-                reactions.append({"emoji": {"id": None, "name": name}, "count": 1, "me": True, "me_burst": False,
-                                  "burst_colors": [], "burst_count": 0,
-                                  "count_details": {"burst": 0, "normal": 1}})
+                reactions.append(
+                    {
+                        "emoji": {"id": None, "name": name},
+                        "count": 1,
+                        "me": True,
+                        "me_burst": False,
+                        "burst_colors": [],
+                        "burst_count": 0,
+                        "count_details": {"burst": 0, "normal": 1},
+                    }
+                )
             elif not existing["me"]:
                 existing["me"] = True
                 existing["count"] += 1

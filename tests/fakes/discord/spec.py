@@ -145,7 +145,8 @@ class SpecValidator:
                     continue
                 segments = template.strip("/").split("/")
                 pattern = "".join(
-                    "/[^/]+" if s.startswith("{") and s.endswith("}") else "/" + re.escape(s) for s in segments
+                    "/[^/]+" if s.startswith("{") and s.endswith("}") else "/" + re.escape(s)
+                    for s in segments
                 )
                 self._operations.append(
                     Operation(
@@ -215,7 +216,9 @@ class SpecValidator:
                 return [f"{label}: a body is required"]
             return []
         content = request_body.get("content", {})
-        media = "multipart/form-data" if multipart and "multipart/form-data" in content else "application/json"
+        media = (
+            "multipart/form-data" if multipart and "multipart/form-data" in content else "application/json"
+        )
         if media not in content:
             return [f"{label}: media type {media} not accepted"]
         pointer = op.pointer + "/requestBody/content/" + _escape(media) + "/schema"
@@ -259,9 +262,9 @@ class SpecValidator:
         response_body: Any = None,
         multipart: bool = False,
     ) -> list[str]:
-        return self.validate_request(method, path, request_body, multipart=multipart) + self.validate_response(
-            method, path, status, response_body
-        )
+        return self.validate_request(
+            method, path, request_body, multipart=multipart
+        ) + self.validate_response(method, path, status, response_body)
 
 
 @functools.lru_cache(maxsize=1)

@@ -83,20 +83,45 @@ class Perm(enum.IntFlag):
 # Every permission bit Discord defines today (bits 0-52 but the unused 47; up to PIN_MESSAGES, BYPASS_SLOWMODE).
 ALL_PERMISSIONS = 0x1F7FFFFFFFFFFF
 DEFAULT_EVERYONE = int(
-    Perm.CREATE_INSTANT_INVITE | Perm.ADD_REACTIONS | Perm.STREAM | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES
-    | Perm.SEND_TTS_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES | Perm.READ_MESSAGE_HISTORY
-    | Perm.USE_EXTERNAL_EMOJIS | Perm.CONNECT | Perm.SPEAK | Perm.CHANGE_NICKNAME
-    | Perm.USE_APPLICATION_COMMANDS | Perm.CREATE_PUBLIC_THREADS | Perm.SEND_MESSAGES_IN_THREADS
-    | Perm.SEND_POLLS | Perm.USE_EXTERNAL_APPS
+    Perm.CREATE_INSTANT_INVITE
+    | Perm.ADD_REACTIONS
+    | Perm.STREAM
+    | Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.SEND_TTS_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.USE_EXTERNAL_EMOJIS
+    | Perm.CONNECT
+    | Perm.SPEAK
+    | Perm.CHANGE_NICKNAME
+    | Perm.USE_APPLICATION_COMMANDS
+    | Perm.CREATE_PUBLIC_THREADS
+    | Perm.SEND_MESSAGES_IN_THREADS
+    | Perm.SEND_POLLS
+    | Perm.USE_EXTERNAL_APPS
 )
 DEFAULT_BOT_ROLE = int(
-    Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES | Perm.READ_MESSAGE_HISTORY
-    | Perm.ADD_REACTIONS | Perm.USE_APPLICATION_COMMANDS | Perm.USE_EXTERNAL_EMOJIS
+    Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.ADD_REACTIONS
+    | Perm.USE_APPLICATION_COMMANDS
+    | Perm.USE_EXTERNAL_EMOJIS
 )
 # What an app may do in a DM with a user (Discord reports these as app_permissions there).
 DM_PERMISSIONS = int(
-    Perm.ADD_REACTIONS | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-    | Perm.READ_MESSAGE_HISTORY | Perm.USE_EXTERNAL_EMOJIS | Perm.USE_APPLICATION_COMMANDS
+    Perm.ADD_REACTIONS
+    | Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.EMBED_LINKS
+    | Perm.ATTACH_FILES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.USE_EXTERNAL_EMOJIS
+    | Perm.USE_APPLICATION_COMMANDS
 )
 
 # Channel types (Discord's numbers) the emulator models.
@@ -226,21 +251,42 @@ class WorldMixin:
 
     # ------------------------------------------------------------------ world building
 
-    def add_user(self, username: str, *, user_id: int | None = None, bot: bool = False,
-                 refuses_dms: bool = False, global_name: str | None = None) -> User:
+    def add_user(
+        self,
+        username: str,
+        *,
+        user_id: int | None = None,
+        bot: bool = False,
+        refuses_dms: bool = False,
+        global_name: str | None = None,
+    ) -> User:
         user = User(user_id or new_snowflake(), username, global_name, bot, refuses_dms)
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, owner: Any = None, premium_tier: int = 0,
-                  everyone_permissions: Any = DEFAULT_EVERYONE, bot_permissions: Any = DEFAULT_BOT_ROLE,
-                  guild_id: int | None = None) -> Guild:
+    def add_guild(
+        self,
+        name: str,
+        *,
+        owner: Any = None,
+        premium_tier: int = 0,
+        everyone_permissions: Any = DEFAULT_EVERYONE,
+        bot_permissions: Any = DEFAULT_BOT_ROLE,
+        guild_id: int | None = None,
+    ) -> Guild:
         owner_user = self._user(owner) if owner is not None else self.add_user(f"{name}-owner")
         gid = guild_id or new_snowflake()
         guild = Guild(gid, name, owner_user.id, premium_tier)
         guild.roles[gid] = Role(gid, gid, "@everyone", _perm_value(everyone_permissions), 0)
-        bot_role = Role(new_snowflake(), gid, self.bot_user.username, _perm_value(bot_permissions), 1,
-                        managed=True, bot_id=self.bot_user.id)
+        bot_role = Role(
+            new_snowflake(),
+            gid,
+            self.bot_user.username,
+            _perm_value(bot_permissions),
+            1,
+            managed=True,
+            bot_id=self.bot_user.id,
+        )
         guild.roles[bot_role.id] = bot_role
         guild.members[owner_user.id] = Member(owner_user.id, gid)
         guild.members[self.bot_user.id] = Member(self.bot_user.id, gid, [bot_role.id])
@@ -253,11 +299,16 @@ class WorldMixin:
         g = self._guild(guild)
         role = Role(role_id or new_snowflake(), g.id, name, _perm_value(permissions), len(g.roles))
         g.roles[role.id] = role
-        self._dispatch("GUILD_ROLE_CREATE", {"guild_id": str(g.id), "role": self._role_payload(role)},
-                       intent=Intent.GUILDS)
+        self._dispatch(
+            "GUILD_ROLE_CREATE",
+            {"guild_id": str(g.id), "role": self._role_payload(role)},
+            intent=Intent.GUILDS,
+        )
         return role
 
-    def add_member(self, guild: Any, user: Any, *, roles: Iterable[Any] = (), nick: str | None = None) -> Member:
+    def add_member(
+        self, guild: Any, user: Any, *, roles: Iterable[Any] = (), nick: str | None = None
+    ) -> Member:
         g = self._guild(guild)
         u = self._user(user)
         member = Member(u.id, g.id, [id_of(r) for r in roles], nick)
@@ -267,29 +318,58 @@ class WorldMixin:
         self._dispatch("GUILD_MEMBER_ADD", payload, intent=Intent.GUILD_MEMBERS)
         return member
 
-    def add_text_channel(self, guild: Any, name: str, *, overwrites: Iterable[Overwrite] = (),
-                         channel_id: int | None = None, topic: str | None = None) -> Channel:
+    def add_text_channel(
+        self,
+        guild: Any,
+        name: str,
+        *,
+        overwrites: Iterable[Overwrite] = (),
+        channel_id: int | None = None,
+        topic: str | None = None,
+    ) -> Channel:
         return self._add_guild_channel(GUILD_TEXT, guild, name, overwrites, channel_id, topic)
 
-    def add_forum_channel(self, guild: Any, name: str, *, overwrites: Iterable[Overwrite] = (),
-                          channel_id: int | None = None, topic: str | None = None) -> Channel:
+    def add_forum_channel(
+        self,
+        guild: Any,
+        name: str,
+        *,
+        overwrites: Iterable[Overwrite] = (),
+        channel_id: int | None = None,
+        topic: str | None = None,
+    ) -> Channel:
         """A forum: no messages of its own, only posts (threads; see add_thread)."""
         return self._add_guild_channel(GUILD_FORUM, guild, name, overwrites, channel_id, topic)
 
-    def _add_guild_channel(self, ctype: int, guild: Any, name: str, overwrites: Iterable[Overwrite],
-                           channel_id: int | None, topic: str | None) -> Channel:
+    def _add_guild_channel(
+        self,
+        ctype: int,
+        guild: Any,
+        name: str,
+        overwrites: Iterable[Overwrite],
+        channel_id: int | None,
+        topic: str | None,
+    ) -> Channel:
         g = self._guild(guild)
-        channel = Channel(channel_id or new_snowflake(), ctype, name, g.id, len(g.channels), topic,
-                          list(overwrites))
+        channel = Channel(
+            channel_id or new_snowflake(), ctype, name, g.id, len(g.channels), topic, list(overwrites)
+        )
         g.channels[channel.id] = channel
         self._channels[channel.id] = channel
         self._messages[channel.id] = {}
         self._dispatch("CHANNEL_CREATE", self._channel_payload(channel), intent=Intent.GUILDS)
         return channel
 
-    async def add_thread(self, parent: Any, name: str, *, owner: Any = None, content: str = "",
-                         attachments: Sequence[tuple[str, bytes, str]] = (), thread_id: int | None = None
-                         ) -> Channel:
+    async def add_thread(
+        self,
+        parent: Any,
+        name: str,
+        *,
+        owner: Any = None,
+        content: str = "",
+        attachments: Sequence[tuple[str, bytes, str]] = (),
+        thread_id: int | None = None,
+    ) -> Channel:
         """A member starts a public thread in a text channel, or a post in a forum (with its first message)."""
         p = self._channel(parent)
         if p.type not in (GUILD_TEXT, GUILD_FORUM):
@@ -301,15 +381,25 @@ class WorldMixin:
         g = self.guilds[p.guild_id]
         if u.id not in g.members:
             raise ValueError(f"user {u.username} is not a member of guild {g.name}")
-        thread = Channel(thread_id or new_snowflake(), PUBLIC_THREAD, name, g.id, parent_id=p.id, owner_id=u.id,
-                         created_at=iso_time())
+        thread = Channel(
+            thread_id or new_snowflake(),
+            PUBLIC_THREAD,
+            name,
+            g.id,
+            parent_id=p.id,
+            owner_id=u.id,
+            created_at=iso_time(),
+        )
         g.threads[thread.id] = thread
         self._channels[thread.id] = thread
         self._messages[thread.id] = {}
-        self._dispatch("THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True},
-                       intent=Intent.GUILDS)
+        self._dispatch(
+            "THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True}, intent=Intent.GUILDS
+        )
         if p.type == GUILD_FORUM:  # the post's first message shares the thread's id, as on Discord
-            stored = self._new_message(thread, u, {"content": content}, list(attachments), message_id=thread.id)
+            stored = self._new_message(
+                thread, u, {"content": content}, list(attachments), message_id=thread.id
+            )
             self._save_message(stored)
             self._dispatch_message("MESSAGE_CREATE", stored)
         await self._flush()
@@ -330,7 +420,9 @@ class WorldMixin:
         """A member overwrite for the bot on `channel` (allow/deny: int, Perm, names, discord.Permissions)."""
         await self.set_channel_overwrite(channel, self.bot_user, allow=allow, deny=deny)
 
-    async def set_channel_overwrite(self, channel: Any, target: Any, *, allow: Any = 0, deny: Any = 0) -> None:
+    async def set_channel_overwrite(
+        self, channel: Any, target: Any, *, allow: Any = 0, deny: Any = 0
+    ) -> None:
         ch = self._channel(channel)
         if ch.guild_id is None:
             raise ValueError("DM channels have no overwrites")
@@ -346,11 +438,16 @@ class WorldMixin:
 
     async def set_role_permissions(self, role: Any, permissions: Any, *, guild: Any = None) -> None:
         rid = id_of(role)
-        g = self._guild(guild) if guild is not None else next(g for g in self.guilds.values() if rid in g.roles)
+        g = (
+            self._guild(guild)
+            if guild is not None
+            else next(g for g in self.guilds.values() if rid in g.roles)
+        )
         r = g.roles[rid]
         r.permissions = _perm_value(permissions)
-        self._dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(g.id), "role": self._role_payload(r)},
-                       intent=Intent.GUILDS)
+        self._dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(g.id), "role": self._role_payload(r)}, intent=Intent.GUILDS
+        )
         await self._flush()
 
     async def set_member_roles(self, guild: Any, user: Any, roles: Iterable[Any]) -> None:
@@ -359,8 +456,12 @@ class WorldMixin:
         m.roles = [id_of(r) for r in roles]
         payload = self._member_payload(m)
         payload["guild_id"] = str(g.id)
-        self._dispatch("GUILD_MEMBER_UPDATE", payload, intent=Intent.GUILD_MEMBERS,
-                       always_for_bot=m.user_id == self.bot_user.id)
+        self._dispatch(
+            "GUILD_MEMBER_UPDATE",
+            payload,
+            intent=Intent.GUILD_MEMBERS,
+            always_for_bot=m.user_id == self.bot_user.id,
+        )
         await self._flush()
 
     async def set_premium_tier(self, guild: Any, tier: int) -> None:
@@ -377,9 +478,16 @@ class WorldMixin:
             self.guilds[ch.guild_id].channels.pop(ch.id, None)
             self.guilds[ch.guild_id].threads.pop(ch.id, None)
         if ch.is_thread:
-            self._dispatch("THREAD_DELETE", {"id": str(ch.id), "guild_id": str(ch.guild_id),
-                                             "parent_id": str(ch.parent_id), "type": ch.type},
-                           intent=Intent.GUILDS)
+            self._dispatch(
+                "THREAD_DELETE",
+                {
+                    "id": str(ch.id),
+                    "guild_id": str(ch.guild_id),
+                    "parent_id": str(ch.parent_id),
+                    "type": ch.type,
+                },
+                intent=Intent.GUILDS,
+            )
         else:
             self._dispatch("CHANNEL_DELETE", self._channel_payload(ch), intent=Intent.GUILDS)
         self._changed()
@@ -478,9 +586,18 @@ class WorldMixin:
 
     def _user_payload(self, user: User) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "id": str(user.id), "username": user.username, "discriminator": "0" if not user.bot else "0001",
-            "global_name": user.global_name, "avatar": None, "public_flags": 0, "flags": 0, "banner": None,
-            "accent_color": None, "avatar_decoration_data": None, "collectibles": None, "primary_guild": None,
+            "id": str(user.id),
+            "username": user.username,
+            "discriminator": "0" if not user.bot else "0001",
+            "global_name": user.global_name,
+            "avatar": None,
+            "public_flags": 0,
+            "flags": 0,
+            "banner": None,
+            "accent_color": None,
+            "avatar_decoration_data": None,
+            "collectibles": None,
+            "primary_guild": None,
         }
         if user.bot:
             payload["bot"] = True
@@ -493,21 +610,38 @@ class WorldMixin:
 
     def _role_payload(self, role: Role) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "id": str(role.id), "name": role.name, "permissions": str(role.permissions), "position": role.position,
-            "color": 0, "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-            "hoist": False, "managed": role.managed, "mentionable": False, "icon": None, "unicode_emoji": None,
+            "id": str(role.id),
+            "name": role.name,
+            "permissions": str(role.permissions),
+            "position": role.position,
+            "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+            "hoist": False,
+            "managed": role.managed,
+            "mentionable": False,
+            "icon": None,
+            "unicode_emoji": None,
             "flags": 0,
         }
         if role.bot_id is not None:
             payload["tags"] = {"bot_id": str(role.bot_id)}
         return payload
 
-    def _member_payload(self, member: Member, *, with_user: bool = True, channel: Channel | None = None
-                        ) -> dict[str, Any]:
+    def _member_payload(
+        self, member: Member, *, with_user: bool = True, channel: Channel | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "roles": [str(r) for r in member.roles], "nick": member.nick, "avatar": None, "banner": None,
-            "joined_at": _JOINED_AT, "premium_since": None, "deaf": False, "mute": False, "pending": False,
-            "flags": 0, "communication_disabled_until": None,
+            "roles": [str(r) for r in member.roles],
+            "nick": member.nick,
+            "avatar": None,
+            "banner": None,
+            "joined_at": _JOINED_AT,
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "pending": False,
+            "flags": 0,
+            "communication_disabled_until": None,
         }
         if with_user:
             payload["user"] = self._user_payload(self.users[member.user_id])
@@ -518,22 +652,45 @@ class WorldMixin:
     def _channel_payload(self, ch: Channel) -> dict[str, Any]:
         last = str(ch.last_message_id) if ch.last_message_id else None
         if ch.guild_id is None:
-            return {"id": str(ch.id), "type": 1, "last_message_id": last, "flags": 0, "last_pin_timestamp": None,
-                    "recipients": [self._user_payload(self.users[ch.recipient_id or 0])]}
+            return {
+                "id": str(ch.id),
+                "type": 1,
+                "last_message_id": last,
+                "flags": 0,
+                "last_pin_timestamp": None,
+                "recipients": [self._user_payload(self.users[ch.recipient_id or 0])],
+            }
         if ch.is_thread:
             return self._thread_payload(ch, last)
         payload: dict[str, Any] = {
-            "id": str(ch.id), "type": ch.type, "guild_id": str(ch.guild_id), "name": ch.name,
-            "position": ch.position, "flags": 0, "parent_id": None, "topic": ch.topic, "nsfw": False,
-            "last_message_id": last, "rate_limit_per_user": 0, "last_pin_timestamp": None,
+            "id": str(ch.id),
+            "type": ch.type,
+            "guild_id": str(ch.guild_id),
+            "name": ch.name,
+            "position": ch.position,
+            "flags": 0,
+            "parent_id": None,
+            "topic": ch.topic,
+            "nsfw": False,
+            "last_message_id": last,
+            "rate_limit_per_user": 0,
+            "last_pin_timestamp": None,
             "permission_overwrites": [
-                {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)} for o in ch.overwrites
+                {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+                for o in ch.overwrites
             ],
         }
         if ch.type == GUILD_FORUM:
-            payload.update({"available_tags": [], "default_reaction_emoji": None, "default_sort_order": None,
-                            "default_forum_layout": 0, "default_thread_rate_limit_per_user": 0,
-                            "default_auto_archive_duration": 4320})
+            payload.update(
+                {
+                    "available_tags": [],
+                    "default_reaction_emoji": None,
+                    "default_sort_order": None,
+                    "default_forum_layout": 0,
+                    "default_thread_rate_limit_per_user": 0,
+                    "default_auto_archive_duration": 4320,
+                }
+            )
         return payload
 
     def _thread_payload(self, ch: Channel, last: str | None) -> dict[str, Any]:
@@ -542,13 +699,26 @@ class WorldMixin:
         stored = self._messages.get(ch.id, {})
         parent = self._channels[ch.parent_id or 0]
         payload: dict[str, Any] = {
-            "id": str(ch.id), "type": ch.type, "guild_id": str(ch.guild_id), "parent_id": str(ch.parent_id),
-            "owner_id": str(ch.owner_id), "name": ch.name, "flags": 0, "last_message_id": last,
-            "last_pin_timestamp": None, "rate_limit_per_user": 0,
+            "id": str(ch.id),
+            "type": ch.type,
+            "guild_id": str(ch.guild_id),
+            "parent_id": str(ch.parent_id),
+            "owner_id": str(ch.owner_id),
+            "name": ch.name,
+            "flags": 0,
+            "last_message_id": last,
+            "last_pin_timestamp": None,
+            "rate_limit_per_user": 0,
             "message_count": sum(1 for mid, m in stored.items() if mid != ch.id and not m.deleted),
-            "total_message_sent": sum(1 for mid in stored if mid != ch.id), "member_count": 1,
-            "thread_metadata": {"archived": False, "auto_archive_duration": 4320, "archive_timestamp": ch.created_at,
-                                "locked": False, "create_timestamp": ch.created_at},
+            "total_message_sent": sum(1 for mid in stored if mid != ch.id),
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 4320,
+                "archive_timestamp": ch.created_at,
+                "locked": False,
+                "create_timestamp": ch.created_at,
+            },
         }
         if parent.type == GUILD_FORUM:
             payload["applied_tags"] = []
@@ -556,18 +726,45 @@ class WorldMixin:
 
     def _guild_payload(self, g: Guild) -> dict[str, Any]:
         return {
-            "id": str(g.id), "name": g.name, "icon": None, "description": None, "home_header": None,
-            "splash": None, "discovery_splash": None, "features": [], "banner": None, "owner_id": str(g.owner_id),
-            "application_id": None, "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
-            "system_channel_id": None, "system_channel_flags": 0, "widget_enabled": False,
-            "widget_channel_id": None, "verification_level": 0,
+            "id": str(g.id),
+            "name": g.name,
+            "icon": None,
+            "description": None,
+            "home_header": None,
+            "splash": None,
+            "discovery_splash": None,
+            "features": [],
+            "banner": None,
+            "owner_id": str(g.owner_id),
+            "application_id": None,
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "verification_level": 0,
             "roles": [self._role_payload(r) for r in g.roles.values()],
-            "default_message_notifications": 0, "mfa_level": 0, "explicit_content_filter": 0,
-            "max_presences": None, "max_members": 500000, "max_stage_video_channel_users": 50,
-            "max_video_channel_users": 25, "vanity_url_code": None, "premium_tier": g.premium_tier,
-            "premium_subscription_count": {0: 0, 1: 2, 2: 7, 3: 14}[g.premium_tier], "preferred_locale": "en-US",
-            "rules_channel_id": None, "safety_alerts_channel_id": None, "public_updates_channel_id": None,
-            "premium_progress_bar_enabled": False, "nsfw": False, "nsfw_level": 0, "emojis": [], "stickers": [],
+            "default_message_notifications": 0,
+            "mfa_level": 0,
+            "explicit_content_filter": 0,
+            "max_presences": None,
+            "max_members": 500000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "vanity_url_code": None,
+            "premium_tier": g.premium_tier,
+            "premium_subscription_count": {0: 0, 1: 2, 2: 7, 3: 14}[g.premium_tier],
+            "preferred_locale": "en-US",
+            "rules_channel_id": None,
+            "safety_alerts_channel_id": None,
+            "public_updates_channel_id": None,
+            "premium_progress_bar_enabled": False,
+            "nsfw": False,
+            "nsfw_level": 0,
+            "emojis": [],
+            "stickers": [],
             "incidents_data": None,
         }
 
@@ -575,16 +772,28 @@ class WorldMixin:
         payload = self._guild_payload(g)
         everyone_visible = bool(session.intents & Intent.GUILD_PRESENCES) and len(g.members) < 250
         members = [m for m in g.members.values() if everyone_visible or m.user_id == self.bot_user.id]
-        payload.update({
-            "joined_at": _JOINED_AT, "large": len(g.members) >= 250, "unavailable": False,
-            "member_count": len(g.members), "lazy": True,
-            "channels": [self._channel_payload(c) for c in g.channels.values()],
-            "members": [self._member_payload(m) for m in members],
-            "threads": [self._channel_payload(t) for t in g.threads.values()
-                        if self.permissions_for(self.bot_user, t) & Perm.VIEW_CHANNEL],
-            "presences": [], "voice_states": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [], "embedded_activities": [],
-        })
+        payload.update(
+            {
+                "joined_at": _JOINED_AT,
+                "large": len(g.members) >= 250,
+                "unavailable": False,
+                "member_count": len(g.members),
+                "lazy": True,
+                "channels": [self._channel_payload(c) for c in g.channels.values()],
+                "members": [self._member_payload(m) for m in members],
+                "threads": [
+                    self._channel_payload(t)
+                    for t in g.threads.values()
+                    if self.permissions_for(self.bot_user, t) & Perm.VIEW_CHANNEL
+                ],
+                "presences": [],
+                "voice_states": [],
+                "stage_instances": [],
+                "guild_scheduled_events": [],
+                "soundboard_sounds": [],
+                "embedded_activities": [],
+            }
+        )
         return payload
 
 
