@@ -10,8 +10,10 @@ catch-up is smoothed to the rate.
 The schedule alone bounds when requests were *meant* to leave; a waiter that wakes late (a busy event
 loop) leaves closer to the next one, and a second could then hold one more than the rate. So the real
 departures are also counted: a request leaves only when the last second (for a rate under 1, the last
-1/rate seconds) holds fewer than ``floor(rate) + burst - 1`` of them. Lateness does not add up (the
-schedule still sets the pace), and with burst 1 no second holds more than ``PROVIDER_MAX_RPS`` requests.
+1/rate seconds) holds fewer than ``ceil(rate) + burst - 1`` of them, what the schedule itself allows (a
+floor would make the count bind every second at a rate like 166.7, and waiters race for the room).
+Lateness does not add up (the schedule still sets the pace), and with burst 1 no second holds more than
+``PROVIDER_MAX_RPS`` requests (rounded up, for a rate that is not a whole number).
 
 ``pause(seconds)`` stops everything until then: no request leaves inside the window, including those
 already waiting for their slot (a waiter whose slot falls inside a pause takes a new slot after it).
@@ -69,7 +71,7 @@ class RequestBudget:
         self._paused_until = -math.inf
         # The real departures of the last window, oldest first: at most `_per_window` of them.
         self._window = max(1.0, self._interval)
-        self._per_window = max(1, math.floor(rate * self._window + 1e-9)) + burst - 1
+        self._per_window = max(1, math.ceil(rate * self._window - 1e-9)) + burst - 1
         self._left: collections.deque[float] = collections.deque(maxlen=self._per_window)
         self._first_waiting = 0  # requests that go first, waiting for room
 
