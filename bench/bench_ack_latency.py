@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import statistics
 
-from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, wait_until
+from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, task_polls, wait_until
 from tests.fakes.discord import DiscordEmulator
 
 
@@ -48,7 +48,7 @@ async def latencies(commands: int, tasks: int, interval: float, latency: float) 
                 first = await handle.wait_response(timeout=10)
                 taken.append(first.at - handle.dispatched_at)
                 await asyncio.sleep(0.1)
-            polls = sum(1 for r in api.requests[before:] if r.endpoint == "result")
+            polls = len(task_polls(api, before))
     return taken, polls
 
 

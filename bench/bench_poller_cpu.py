@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, wait_until
+from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, task_polls, wait_until
 
 
 async def measure(tasks: int, seconds: float, interval: float, latency: float) -> tuple[float, int]:
@@ -31,7 +31,7 @@ async def measure(tasks: int, seconds: float, interval: float, latency: float) -
             start_cpu = bot.cpu_seconds()
             await asyncio.sleep(seconds)
             cpu = bot.cpu_seconds() - start_cpu
-            polls = sum(1 for r in api.requests[start_polls:] if r.endpoint == "result")
+            polls = len(task_polls(api, start_polls))
     return cpu, polls
 
 

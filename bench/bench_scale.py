@@ -26,7 +26,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, wait_until
+from bench.live_bot import bot_process, polled, poller_settings, seed_pending, stage, task_polls, wait_until
 
 
 @dataclass
@@ -51,8 +51,8 @@ async def run(tasks: int, seconds: float, interval: float, rps: float, latency: 
             end = api.clock()
             rss, hwm = bot.memory_kib("VmRSS"), bot.memory_kib("VmHWM")
     times: dict[str | None, list[float]] = defaultdict(list)
-    for r in api.requests[since:]:
-        if r.endpoint == "result" and r.time <= end:
+    for r in task_polls(api, since):
+        if r.time <= end:
             times[r.task_id].append(r.time)
     gaps: list[float] = []
     open_gaps: list[float] = []
