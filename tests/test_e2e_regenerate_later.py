@@ -127,13 +127,17 @@ async def test_regenerate_of_a_slash_command_refreshes_its_attachment_links(
     assert call.response == {"refreshed_urls": [{"original": old, "refreshed": new}]}
 
 
-async def test_regenerate_after_the_origin_message_was_deleted_is_refused_privately(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+@pytest.mark.parametrize("loss", ["message deleted", "one attachment removed"])
+async def test_regenerate_whose_images_are_gone_is_refused_privately(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, loss: str
 ) -> None:
     bot = await start_bot()
     original = await ask_from_message(emu, "reply")
     result = await wait_result(emu, 1)
-    await emu.delete_user_message(original)
+    if loss == "message deleted":
+        await emu.delete_user_message(original)
+    else:
+        await emu.remove_user_attachments(original, keep=original["attachments"][:1])
     emu.expire_cdn_urls()
 
     h = await emu.click_button(result, "grokvideo:regen:1", user=emu.default_user)
