@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.pipeline import Submission
+from bot.core.policy import Refused
 from bot.core.store import Task
-from bot.discord import embeds
+from bot.discord import embeds, refresh
 from bot.discord.requests import answer_interaction, origin_of_interaction
 
 if TYPE_CHECKING:
@@ -113,9 +114,15 @@ class ResultButton(
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
+        # Discord's image links expire in about a day: current ones, or a refusal before anything is spent.
+        hosts = refresh.cdn_hosts(bot.settings.discord_api_base_url)
+        request = await refresh.refreshed_request(bot, bot.store, task, hosts)
+        if isinstance(request, Refused):
+            await answer_interaction(interaction, request)
+            return
         # The same pipeline as /video: checks, the clicker's own allowance, status message, answer.
         origin = origin_of_interaction(interaction, "regenerate", origin_message_id=task.id)
-        await answer_interaction(interaction, await bot.pipeline.submit(Submission(task.request, origin)))
+        await answer_interaction(interaction, await bot.pipeline.submit(Submission(request, origin)))
 
 
 def _when(moment: float | None) -> str:

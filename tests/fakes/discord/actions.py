@@ -18,6 +18,7 @@ Each returns an ``InteractionHandle`` (interactions.py) unless noted::
                            mentions=(), embeds=(), mention_author=True) -> dict   (MESSAGE_CREATE)
         (channel may be a thread or forum post; a forum itself takes no messages: see emu.add_thread)
     await emu.edit_user_message(message, content) -> dict  /  await emu.delete_user_message(message)
+    await emu.remove_user_attachments(message, keep=()) -> dict  (the removed files leave the CDN)
 
 The user defaults to ``emu.default_user`` and the channel to ``emu.channel``; commands are looked up among
 the registered ones (commands.py), so an action fails as Discord's client would when the bot has not
@@ -472,6 +473,17 @@ class ActionsMixin:
     async def edit_user_message(self, message: Any, content: str) -> dict[str, Any]:
         stored = self._component_message(message)
         self._apply_edit(stored, {"content": content}, [])
+        self._dispatch_message("MESSAGE_UPDATE", stored)
+        await self._flush()
+        return copy.deepcopy(stored.data)
+
+    async def remove_user_attachments(self, message: Any, keep: Iterable[Any] = ()) -> dict[str, Any]:
+        """The author edits attachments out of their message (all but `keep`, attachment dicts or ids); the
+        removed files are gone from the CDN."""
+        stored = self._component_message(message)
+        kept = {str(id_of(a)) for a in keep}
+        body = {"attachments": [{"id": a["id"]} for a in stored.data["attachments"] if a["id"] in kept]}
+        self._apply_edit(stored, body, [])
         self._dispatch_message("MESSAGE_UPDATE", stored)
         await self._flush()
         return copy.deepcopy(stored.data)

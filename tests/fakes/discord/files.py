@@ -1,10 +1,17 @@
 """Uploads and the CDN: stored files, attachment objects with signed, expiring urls, and downloads.
 
     emu.file_bytes(attachment_or_url_or_id) -> bytes;  emu.cdn_requests (paths of attachment downloads)
+    emu.expire_cdn_urls()        every link signed so far answers 404 from now on, as a day later
+    emu.refresh_requests         bodies of POST /attachments/refresh-urls (the REST record has them too)
 
-Attachment urls carry ``ex``/``is``/``hm`` like Discord's; a url is re-signed on every fetch and answers 404
-once ``cdn_url_lifetime`` seconds of the emulator's clock have passed (None: never). Uploads above the upload
-limit (world.py's ``upload_limit``) answer 413 / 40005.
+Attachment urls carry ``ex`` (expiry, hex unix seconds), ``is`` (issued) and ``hm`` (the signature) like
+Discord's. A message's attachments are re-signed each time it is read (REST or gateway), as Discord does; a
+link answers 404 once ``cdn_url_lifetime`` seconds of the emulator's clock have passed (None: links are not
+signed and never expire) or after ``expire_cdn_urls()``, and 403 when its ``ex``/``is``/``hm`` were not
+issued together by this CDN (a hand-made or edited link). A deleted message's files (and files an edit
+removed) are gone: 404, and the refresh endpoint leaves them out. ``POST /attachments/refresh-urls`` answers
+fresh links for the attachments that still exist (see ``_r_refresh_urls``). Uploads above the upload limit
+(world.py's ``upload_limit``) answer 413 / 40005.
 """
 
 from __future__ import annotations
@@ -21,6 +28,11 @@ from aiohttp import web
 
 from .common import DiscordError, form_error, id_of, new_snowflake
 
+#: An attachment link's path: /attachments/<channel>/<attachment id>/<name> (or ephemeral-attachments/<app>).
+_ATTACHMENT_PATH = re.compile(r"/(?:media/)?((?:ephemeral-)?attachments/\d+/(\d+)/[^/?#]+)")
+#: How many links one refresh request may carry (Discord's limit).
+REFRESH_MAX_URLS = 50
+
 
 @dataclasses.dataclass(eq=False)
 class StoredFile:
@@ -31,23 +43,62 @@ class StoredFile:
     path: str  # CDN path (without query)
     created_at: float
     ephemeral: bool = False
+    deleted: bool = False  # its message was deleted, or an edit removed it: the CDN no longer serves it
 
 
 class FilesMixin:
     """Stored files, their attachment objects, and the CDN route that serves them; part of DiscordEmulator."""
 
     cdn_requests: list[str]  # paths of every attachment download
+    refresh_requests: list[list[str]]  # attachment_urls of every refresh request
 
     def _init_files(self) -> None:
         self._files: dict[int, StoredFile] = {}
         self.cdn_requests = []
+        self.refresh_requests = []
+        # hm -> (file id, ex, is) of every link issued: a link is served only as it was issued
+        self._signatures: dict[str, tuple[int, str, str]] = {}
+        self._expired_signatures: set[str] = set()  # expire_cdn_urls(): links issued before it
+
+    def _signed_query(self, f: StoredFile) -> str:
+        if self.cdn_url_lifetime is None:
+            return ""
+        # the clock offset counts as time passed, so advance_clock ages the links too
+        expires = f"{int(time.time() + self._clock_offset + self.cdn_url_lifetime):x}"
+        issued = f"{int(time.time() + self._clock_offset):x}"
+        signature = secrets.token_hex(32)
+        self._signatures[signature] = (f.id, expires, issued)
+        return f"?ex={expires}&is={issued}&hm={signature}&"
+
+    def expire_cdn_urls(self) -> None:
+        """Every attachment link handed out so far answers 404 from now on, as once its ``ex`` has passed;
+        the files stay, so reading their message again (or refreshing the links) gives links that work."""
+        self._expired_signatures.update(self._signatures)
+        self._changed()
+
+    def _resign_attachments(self, data: dict[str, Any]) -> None:
+        """Fresh links on a message's attachments (and its referenced message's), as Discord gives on every
+        read. Attachments whose file is unknown are left as they are."""
+        for message in (data, data.get("referenced_message") or {}):
+            for attachment in message.get("attachments") or []:
+                f = self._files.get(int(attachment.get("id", 0)))
+                if f is not None and not f.deleted:
+                    query = self._signed_query(f)
+                    attachment["url"] = f"{self.base_url}{f.path}{query}"
+                    attachment["proxy_url"] = f"{self.base_url}/media{f.path}{query}"
+
+    def _drop_files(
+        self, attachments: list[dict[str, Any]], kept: list[dict[str, Any]] | None = None
+    ) -> None:
+        """The files of `attachments` not in `kept` are gone from the CDN (a deleted message, an edit)."""
+        keep = {str(a.get("id")) for a in kept or []}
+        for attachment in attachments:
+            f = self._files.get(int(attachment.get("id", 0)))
+            if f is not None and str(f.id) not in keep:
+                f.deleted = True
 
     def _attachment_payload(self, f: StoredFile, *, description: str | None = None) -> dict[str, Any]:
-        query = ""
-        if self.cdn_url_lifetime is not None:
-            # signed urls are re-issued on every fetch, like Discord's; the clock offset counts as time passed
-            expires = int(time.time() + self._clock_offset + self.cdn_url_lifetime)
-            query = f"?ex={expires:x}&is={int(time.time()):x}&hm={secrets.token_hex(16)}&"
+        query = self._signed_query(f)
         payload: dict[str, Any] = {
             "id": str(f.id),
             "filename": f.filename,
@@ -136,12 +187,46 @@ class FilesMixin:
             f = self._files[int(request.match_info["b"])]
         except (KeyError, ValueError):
             return web.Response(status=404, text="Not Found")
-        expires = request.query.get("ex")
-        # the url carries a wall-clock expiry; the emulator clock offset moves it like time passing
-        if (
-            expires is not None
-            and self.cdn_url_lifetime is not None
-            and int(expires, 16) < time.time() + self._clock_offset
-        ):
-            return web.Response(status=404, text="This content is no longer available.")
+        gone = web.Response(status=404, text="This content is no longer available.")
+        if f.deleted:
+            return gone
+        expires, issued, signature = (request.query.get(k) for k in ("ex", "is", "hm"))
+        if self.cdn_url_lifetime is not None and expires is not None:
+            # the url carries a wall-clock expiry; the emulator clock offset moves it like time passing
+            try:
+                expired = int(expires, 16) < time.time() + self._clock_offset
+            except ValueError:
+                return web.Response(status=403, text="Forbidden")
+            if signature is None or self._signatures.get(signature) != (f.id, expires, issued):
+                return web.Response(status=403, text="Forbidden")  # not a link this CDN signed
+            if expired or signature in self._expired_signatures:
+                return gone
         return web.Response(body=f.data, headers={"Content-Type": f.content_type})
+
+    async def _r_refresh_urls(self, rec: Any) -> Any:
+        """POST /attachments/refresh-urls: fresh signed links for attachment links, as Discord documents it
+        (Reference → "Signed Attachment CDN URLs": ``{"attachment_urls": [...]}`` → ``{"refreshed_urls":
+        [{"original": ..., "refreshed": ...}]}``, at most 50 links). It is NOT in Discord's OpenAPI description,
+        so rest.py serves it as a listed exception and this handler checks the request's shape itself. A link
+        whose file is unknown or gone (its message deleted) is left out of the answer."""
+        body = rec.json
+        urls = body.get("attachment_urls") if isinstance(body, dict) else None
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise form_error("attachment_urls", "BASE_TYPE_REQUIRED", "This field is required")
+        if not 1 <= len(urls) <= REFRESH_MAX_URLS:
+            raise form_error(
+                "attachment_urls",
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between 1 and {REFRESH_MAX_URLS} in length.",
+            )
+        self.refresh_requests.append(list(urls))
+        refreshed = []
+        for url in urls:
+            m = _ATTACHMENT_PATH.search(url.split("?", 1)[0])
+            f = self._files.get(int(m.group(2))) if m else None
+            if f is None or f.deleted or f.path != "/" + m.group(1):  # type: ignore[union-attr]
+                continue
+            refreshed.append(
+                {"original": url, "refreshed": f"{self.base_url}{f.path}{self._signed_query(f)}"}
+            )
+        return {"refreshed_urls": refreshed}

@@ -180,10 +180,13 @@ class MessagesMixin:
         return True
 
     def _rest_message(self, stored: StoredMessage) -> dict[str, Any]:
-        return copy.deepcopy(self._visible(stored, self._rest_has_content_intent()))
+        data = copy.deepcopy(self._visible(stored, self._rest_has_content_intent()))
+        self._resign_attachments(data)  # files.py: every read hands out fresh links, as Discord does
+        return data
 
     def _gateway_message(self, stored: StoredMessage, session: Session) -> dict[str, Any]:
         data = copy.deepcopy(self._visible(stored, bool(session.intents & Intent.MESSAGE_CONTENT)))
+        self._resign_attachments(data)
         if stored.guild_id is not None:
             data["guild_id"] = str(stored.guild_id)
             g = self.guilds.get(stored.guild_id)
@@ -503,6 +506,7 @@ class MessagesMixin:
             data["attachments"] = self._attachments_from(
                 body, files, data["attachments"], where=where, ephemeral=stored.ephemeral
             )
+            self._drop_files(stored.data["attachments"], kept=data["attachments"])
         if body.get("flags") is not None:
             keep = data["flags"] & (FLAG_EPHEMERAL)
             data["flags"] = keep | (int(body["flags"]) & (FLAG_SUPPRESS_EMBEDS | FLAG_COMPONENTS_V2))
@@ -515,6 +519,7 @@ class MessagesMixin:
 
     def _delete_stored(self, stored: StoredMessage) -> None:
         stored.deleted = True
+        self._drop_files(stored.data.get("attachments") or [])  # Discord deletes a deleted message's files
         if not stored.ephemeral:
             data = {"id": stored.data["id"], "channel_id": stored.data["channel_id"]}
             if stored.guild_id is not None:
