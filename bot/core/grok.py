@@ -20,24 +20,22 @@ counted.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Self
+from typing import Any, Final, Self
 from urllib.parse import quote
 
 import aiohttp
 import yarl
 
-from bot.core import metrics
+from bot.core import metrics, video_host
 from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
@@ -73,6 +71,7 @@ from bot.core.grok_errors import (  # noqa: F401
     has_video_signature,
     is_clearly_not_video,
     is_error_envelope,
+    no_chain,
     parse_retry_after,
     read_status,
     valid_id,
@@ -80,7 +79,7 @@ from bot.core.grok_errors import (  # noqa: F401
 
 # The errors live in bot/core/grok_errors.py and are re-exported: callers use bot.core.grok.<Error>.
 from bot.core.links import seal_link, unseal_link
-from bot.core.scheduler import plain_duration
+from bot.core.video_host import STALL_MIN_BYTES  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -109,149 +108,6 @@ class TaskResult:
     actual_duration: float | None
     error: str | None  # "failed": the provider's reason, else our words for an undocumented end word
     provider_status: str  # the word as the provider gave it (cleaned), e.g. "succeeded", "on_hold"
-
-
-@contextlib.contextmanager
-def _no_chain() -> Iterator[None]:
-    """Cut every exception chain at the public boundary: a chained aiohttp error would carry the key."""
-    try:
-        yield
-    except GrokError as err:
-        err.__cause__ = None
-        err.__context__ = None
-        err.__suppress_context__ = True
-        raise
-
-
-def _open_part(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("xb")
-
-
-def _commit(handle: IO[bytes], part: Path, dest: Path) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())  # the poller records "downloaded" next: make that true across a crash
-    handle.close()
-    os.replace(part, dest)
-
-
-def _discard(handle: IO[bytes] | None, part: Path) -> None:
-    if handle is not None:
-        with contextlib.suppress(OSError):
-            handle.close()
-    with contextlib.suppress(OSError):
-        part.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------------- download parts
-
-#: A download must bring at least this much in every stall window (DOWNLOAD_STALL_SECONDS), else it has
-#: stalled: a host that trickles would otherwise hold a worker for the whole download timeout.
-STALL_MIN_BYTES: Final = 64 * 1024
-
-
-def _span(seconds: float) -> str:
-    return plain_duration(seconds) if seconds >= 1 else f"{seconds:g} seconds"
-
-
-def _stalled(stall_seconds: float) -> DownloadStalledError:
-    return DownloadStalledError(
-        f"the video host stopped sending (less than {STALL_MIN_BYTES // 1024} KiB in {stall_seconds:g} s)"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Limits:
-    max_bytes: int
-    total: float
-    stall_seconds: float
-
-    def too_large(self, resp: aiohttp.ClientResponse) -> VideoTooLargeError | None:
-        length = resp.content_length
-        if length is None or length <= self.max_bytes:
-            return None
-        return VideoTooLargeError(
-            f"the video is {length} bytes, over the {self.max_bytes}-byte cap", status=resp.status
-        )
-
-
-class _StallGuard:
-    """Reads a body chunk by chunk; raises DownloadStalledError as soon as a window of ``seconds`` (the first
-    one starts with the response headers) ends having brought less than STALL_MIN_BYTES."""
-
-    def __init__(self, content: aiohttp.StreamReader, seconds: float) -> None:
-        self._content = content
-        self._seconds = seconds
-        self._loop = asyncio.get_running_loop()
-        self._window_end = self._loop.time() + seconds
-        self._window_bytes = 0
-
-    async def read(self) -> bytes:
-        """The next chunk; b"" at the end of the body."""
-        while True:
-            window = asyncio.timeout_at(self._window_end)
-            chunk: bytes | None = None
-            try:
-                async with window:
-                    chunk = await self._content.read(_CHUNK)
-            except TimeoutError:
-                if not window.expired():
-                    raise  # aiohttp's own limit (the whole download's, or sock_read)
-            self._window_bytes += len(chunk or b"")
-            now = self._loop.time()
-            if now >= self._window_end:
-                if self._window_bytes < STALL_MIN_BYTES and chunk != b"":
-                    raise _stalled(self._seconds)
-                self._window_end, self._window_bytes = now + self._seconds, 0
-            if chunk is not None:
-                return chunk
-
-    async def head(self) -> bytes:
-        """At least SIGNATURE_BYTES from the start of the body (fewer only when the body is shorter)."""
-        head = b""
-        while len(head) < SIGNATURE_BYTES:
-            chunk = await self.read()
-            if not chunk:
-                break
-            head += chunk
-        return head
-
-
-def _judge_body(resp: aiohttp.ClientResponse, head: bytes) -> DownloadError | None:
-    """NotAVideoError when the answer is plainly not a video; logged once for the owner, host only."""
-    content_type = resp.headers.get("Content-Type")
-    if not is_clearly_not_video(content_type) and (not head or has_video_signature(head)):
-        return None if head else DownloadError("the video link answered with an empty file")
-    shown = clean_text(content_type, None, 100) if content_type is not None else None
-    log.warning(
-        "the video host %s answered HTTP %d, Content-Type %s, starting %s: not a video; refused",
-        resp.url.host,
-        resp.status,
-        shown or "(none)",
-        head[:SIGNATURE_BYTES].hex(" ") or "(nothing)",
-    )
-    return NotAVideoError(NOT_A_VIDEO, status=resp.status)
-
-
-async def _save(
-    body: _StallGuard, head: bytes, handle: IO[bytes], max_bytes: int
-) -> tuple[int, VideoTooLargeError | None]:
-    """Write ``head`` and the rest of the body to ``handle``; returns (bytes received, over-the-cap error)."""
-    written = 0
-    buf = bytearray()
-    chunk = head
-    while chunk:
-        written += len(chunk)
-        if written > max_bytes:
-            return written, VideoTooLargeError(f"the video is over the {max_bytes}-byte cap")
-        buf += chunk
-        if len(buf) >= _FLUSH:
-            await asyncio.to_thread(handle.write, bytes(buf))
-            buf.clear()
-        chunk = await body.read()
-    if buf:
-        await asyncio.to_thread(handle.write, bytes(buf))
-    return written, None
 
 
 # --------------------------------------------------------------------------------------------- client
@@ -321,7 +177,7 @@ class GrokClient:
 
     async def create(self, body: Mapping[str, Any]) -> CreatedTask:
         """Submit a task. Any error after sending (timeout, malformed answer) may still have created it."""
-        with _no_chain():
+        with no_chain():
             status, payload, text, headers = await self._call("create", "POST", "/v1/grok/videos", body)
             self._raise_for_error("create", status, payload, text, headers)
             task_id, task_status, model, created = self._task_fields(status, payload, text)
@@ -331,7 +187,7 @@ class GrokClient:
         if not valid_id(task_id):
             raise ValueError("task_id must be a non-empty string")
         path = "/v1/result/" + quote(task_id, safe="")
-        with _no_chain():
+        with no_chain():
             status, payload, text, headers = await self._call("result", "GET", path, None)
             self._raise_for_error("result", status, payload, text, headers)
             got_id, word, model, created = self._task_fields(status, payload, text)
@@ -512,102 +368,18 @@ class GrokClient:
         timeout: float = 300.0,  # noqa: ASYNC109  # given to aiohttp as this request's connect+total limit
         stall_seconds: float = 30.0,
     ) -> int:
-        """Stream the video at ``url`` to ``dest`` (atomically); returns the bytes written.
-
-        The link is a third-party CDN URL, so no Authorization header is sent. Nothing is left behind on
-        failure: a temporary ``.part`` file next to ``dest`` is renamed only once the whole body arrived.
-        Besides ``timeout`` for the whole download, the host must send at least STALL_MIN_BYTES in every
-        ``stall_seconds`` (silence included), else DownloadStalledError. A body that is not a video (by its
-        Content-Type or its first bytes) is refused as NotAVideoError before it is streamed.
-        """
-        if max_bytes <= 0 or timeout <= 0 or stall_seconds <= 0:
-            raise ValueError("max_bytes, timeout and stall_seconds must be positive")
-        dest = Path(dest)
-        with _no_chain():
-            try:
-                link = unseal_link(url.strip(), self._api_key)
-                # A signed link must reach the CDN byte for byte (re-quoting breaks signatures); only a link
-                # that is not valid on the wire as given (spaces, non-ASCII) is encoded here.
-                target = yarl.URL(link, encoded=link.isascii() and link.isprintable() and " " not in link)
-            except (TypeError, ValueError, AttributeError):
-                target = None
-            if target is None or target.scheme not in ("http", "https") or not target.host:
-                raise DownloadError("the video link is not an http(s) URL", retryable=False)
-            part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-            handle: IO[bytes] | None = None
-            failure: DownloadError | None = None
-            limits = _Limits(max_bytes, timeout, stall_seconds)
-            try:
-                written, handle = await self._stream(target, part, limits)
-                try:
-                    await asyncio.to_thread(_commit, handle, part, dest)
-                except OSError as exc:
-                    # Retryable: a full disk or a permission the owner can fix before the task's deadline.
-                    failure = DownloadError(f"could not save the video file ({exc.strerror or 'OS error'})")
-            except BaseException:
-                _discard(handle, part)
-                raise
-            if failure is not None:
-                _discard(handle, part)
-                raise failure
-            return written
-
-    async def _stream(self, target: yarl.URL, part: Path, limits: _Limits) -> tuple[int, IO[bytes]]:
-        session = self._get_session()
-        host = target.host  # log the host only: the rest of a signed link is nobody's business
-        started = time.monotonic()
-        failure: DownloadError | None = None
-        handle: IO[bytes] | None = None
-        written = 0
-        timeout = aiohttp.ClientTimeout(
-            total=limits.total, connect=self._connect_timeout, sock_read=limits.stall_seconds
+        """Stream the finished video at ``url`` to ``dest`` (bot/core/video_host.py); returns the bytes
+        written. A link sealed by this client (signed with the API key) is unsealed for this request only."""
+        link = unseal_link(url.strip(), self._api_key) if isinstance(url, str) else url
+        return await video_host.download(
+            self._get_session(),
+            link,
+            Path(dest),
+            max_bytes=max_bytes,
+            timeout=timeout,
+            stall_seconds=stall_seconds,
+            connect_timeout=self._connect_timeout,
         )
-        try:
-            async with session.get(target, timeout=timeout, raise_for_status=False, max_redirects=5) as resp:
-                log.debug("GET video from %s -> %d in %.3fs", host, resp.status, time.monotonic() - started)
-                failure = self._download_status_error(resp.status)
-                if failure is None:  # first what it is (an error page is no video, whatever its size)
-                    body = _StallGuard(resp.content, limits.stall_seconds)
-                    head = await body.head()
-                    failure = _judge_body(resp, head) or limits.too_large(resp)
-                if failure is None:
-                    handle = await asyncio.to_thread(_open_part, part)
-                    written, failure = await _save(body, head, handle, limits.max_bytes)
-        except DownloadError as exc:  # the stall guard's verdict
-            failure = exc
-        except aiohttp.SocketTimeoutError:  # sock_read: nothing at all for stall_seconds
-            failure = _stalled(limits.stall_seconds)
-        except aiohttp.ConnectionTimeoutError:
-            failure = DownloadTimeoutError("timed out connecting to the video host")
-        except TimeoutError:
-            failure = DownloadTimeoutError(f"the download took longer than {_span(limits.total)}")
-        except aiohttp.ClientConnectorError:
-            failure = DownloadConnectionError("could not connect to the video host")
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
-            failure = DownloadConnectionError("the connection to the video host dropped")
-        except aiohttp.ClientError as exc:
-            failure = DownloadError(f"the video download failed ({type(exc).__name__})", retryable=False)
-        except OSError as exc:
-            failure = DownloadError(f"could not write the video file ({exc.strerror or 'OS error'})")
-        except BaseException:
-            _discard(handle, part)
-            raise
-        if failure is not None:
-            _discard(handle, part)
-            log.debug("video download from %s failed: %s", host, type(failure).__name__)
-            raise failure
-        assert handle is not None
-        log.debug("downloaded %d bytes from %s in %.3fs", written, host, time.monotonic() - started)
-        return written, handle
-
-    @staticmethod
-    def _download_status_error(status: int) -> DownloadError | None:
-        if status == 200:
-            return None
-        if status in (401, 403, 404, 410):
-            return LinkExpiredError(f"the video link has expired (HTTP {status})", status=status)
-        retryable = status in (408, 425, 429) or status >= 500
-        return DownloadError(f"the video host answered HTTP {status}", status=status, retryable=retryable)
 
     # ----------------------------------------------------------------------------------------- key check
 

@@ -34,7 +34,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -411,3 +411,15 @@ SUMMARIES: Final[Mapping[type[GrokStatusError], str]] = {
     RateLimitedError: "the Grok API is rate limiting requests",
     UnavailableError: "the Grok API is unavailable",
 }
+
+
+@contextlib.contextmanager
+def no_chain() -> Iterator[None]:
+    """Cut every exception chain at the public boundary: a chained aiohttp error would carry the key."""
+    try:
+        yield
+    except GrokError as err:
+        err.__cause__ = None
+        err.__context__ = None
+        err.__suppress_context__ = True
+        raise
