@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot import i18n
+from bot.discord.translator import CatalogueTranslator, discord_problem
 from tests.conftest import StartBot
 from tests.fakes.discord import DiscordEmulator
 from tests.test_i18n_catalogues import EXPECTED, discord_refuses
@@ -123,3 +124,19 @@ async def test_a_member_in_another_language_uses_the_commands(
         assert "/video" in help_handle.text()
     finally:
         i18n.set_default_locale("en-US")
+
+
+def test_the_translator_leaves_out_what_discord_would_refuse() -> None:
+    """A bad catalogue entry (a space or a capital in a name, too long) is dropped with a log line rather
+    than making Discord refuse the whole sync; English and languages without a catalogue get nothing."""
+    assert discord_problem("command name", "zwei wörter") and discord_problem("option name", "Größe")
+    assert discord_problem("group name", "x" * 33) and discord_problem("choice name", "x" * 101)
+    assert discord_problem("menu name", " Leading space") and discord_problem("option description", "")
+    assert discord_problem("command name", "видео-справка") is None
+    assert discord_problem("option name", "seitenverhältnis") is None
+    assert discord_problem("menu name", "Mit Grok animieren") is None
+    translator = CatalogueTranslator()
+    assert translator.localise("command name", "video", "ja") == "動画"
+    assert translator.localise("command name", "video", "en-GB") is None
+    assert translator.localise("command name", "video", "it") is None, "no catalogue: Discord shows English"
+    assert translator.localise("command name", "not a command", "de") is None
