@@ -19,6 +19,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot import i18n
 from bot.core.catalogue import Catalogue, CatalogueError
 from bot.core.policy import Limits, parse_prices
 
@@ -214,6 +215,9 @@ class Settings:
     # Money: the owner's price per video-second (per-second models) or per video (per-call models).
     prices: dict[str, float] | None = _setting("PRICES", None, parse_prices)
     currency: str = _setting("CURRENCY", "USD", _parse_currency)
+    # The language for members whose Discord language has no catalogue, and for messages meant for no one
+    # member (a Discord locale code: en-US, de, zh-CN, ...; bot/i18n).
+    default_locale: str = _setting("DEFAULT_LOCALE", "en-US", i18n.parse_locale)
     # Operations: /healthz and /metrics on HEALTH_HOST:HEALTH_PORT (no port: off; 0: any free port), and
     # the log format (text for people, json for a log collector: one object per line).
     health_host: str = _setting("HEALTH_HOST", "127.0.0.1", str)

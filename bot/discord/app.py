@@ -11,6 +11,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot import i18n
 from bot.core.budget import RequestBudget
 from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
@@ -23,6 +24,7 @@ from bot.core.scheduler import PollPlan, submit_grace
 from bot.core.store import TaskStore
 from bot.discord.delivery import DiscordDelivery
 from bot.discord.health import HealthServer, ack_trace
+from bot.discord.translator import CatalogueTranslator
 from bot.discord.tree import BotTree
 from bot.discord.views import ResultButton
 
@@ -123,6 +125,9 @@ class GrokVideoBot(commands.Bot):
         )
         # The result buttons are DynamicItems: registered once, they answer clicks on any post, even old ones.
         self.add_dynamic_items(ResultButton)
+        # Every command's names and descriptions in Discord's languages, from the catalogues (bot/i18n)
+        i18n.set_default_locale(s.default_locale)
+        await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
