@@ -6,6 +6,8 @@ any violation), and the commands still answer a member whose Discord speaks anot
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,3 +142,20 @@ def test_the_translator_leaves_out_what_discord_would_refuse() -> None:
     assert translator.localise("command name", "video", "en-GB") is None
     assert translator.localise("command name", "video", "it") is None, "no catalogue: Discord shows English"
     assert translator.localise("command name", "not a command", "de") is None
+
+
+async def test_commands_are_synced_again_when_only_their_translations_changed(
+    emu: DiscordEmulator, start_bot: StartBot
+) -> None:
+    """The sync hash covers what Discord receives, localisations included: a bot whose stored hash is of the
+    English-only commands (an upgrade from a version without translations, or a catalogue change) syncs."""
+    bot = await start_bot()
+    syncs = lambda: emu.requests_to("PUT", r"/applications/\d+/commands$")  # noqa: E731
+    assert len(syncs()) == 1
+    assert await bot.sync_commands_if_changed() is False, "nothing changed: no second sync"
+    english = [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+    key = f"commands_hash:{bot.application_id}:global"
+    await bot.store.set_meta(key, hashlib.sha256(json.dumps(english, sort_keys=True).encode()).hexdigest())
+    assert await bot.sync_commands_if_changed() is True
+    assert len(syncs()) == 2
+    assert syncs()[-1].json[0].get("name_localizations"), "the new sync carries the translations"
