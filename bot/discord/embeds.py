@@ -121,7 +121,7 @@ def status_embed(
             value=progress_bar(progress_fraction(elapsed, estimate)),
             inline=False,
         )
-    elif task.finished_at is not None:
+    elif task.finished_at is not None and task.state is not State.CANCELLED:
         embed.add_field(name="Took", value=format_elapsed(task.finished_at - started), inline=False)
     embed.set_footer(text=task_footer(task))
     embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)
