@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.conftest import StartBot
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.grok_api import FakeGrokAPI, TaskScript
 from tests.test_e2e_admin import admin
+from tests.test_e2e_resilience import BotProcess, spawn  # noqa: F401  (spawn: the fixture)
 from tests.test_e2e_video import bot_messages, footer_ids, wait_result
 
 LINE_ENV = {"MAX_IN_FLIGHT": "2", "MAX_ACTIVE_PER_MEMBER": "3", "COOLDOWN_SECONDS": "0"}
@@ -106,12 +108,15 @@ async def test_two_at_a_time_in_a_fair_order_with_places_that_move(
     await wait_title(emu, 3, "🎬 Done")
 
 
-async def test_the_line_keeps_its_order_across_a_restart(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+async def test_the_line_keeps_its_order_across_a_sigkill_and_restart(
+    emu: DiscordEmulator,
+    grok_api: FakeGrokAPI,
+    spawn: Callable[..., Awaitable[BotProcess]],  # noqa: F811
 ) -> None:
     grok_api.default_script = TaskScript(complete_after=None)
-    env = {**LINE_ENV, "MAX_IN_FLIGHT": "1"}
-    bot = await start_bot(**env)
+    # GROK_TIMEOUT_SECONDS: a poll killed in hand waits out its lease (that + 2 s) before the next life.
+    env = {**LINE_ENV, "MAX_IN_FLIGHT": "1", "GROK_TIMEOUT_SECONDS": "3"}
+    first = await spawn(**env)
     a, b, c = emu.default_user, emu.add_user("bea"), emu.add_user("cy")
     for member in (b, c):
         emu.add_member(emu.guild, member)
@@ -119,18 +124,20 @@ async def test_the_line_keeps_its_order_across_a_restart(
         await ask(emu, prompt, member)
     await wait_title(emu, 5, "🎬 Waiting in line: #2")  # C1: after B1, before A2 and A3
     assert created_prompts(grok_api) == ["A1"]
+    await first.kill()
 
-    await bot.close()
-    await start_bot(**env)
+    second = await spawn(**env)
     for sent in range(2, 6):
         grok_api.complete(unfinished(grok_api)[0])
-        await creates(grok_api, sent)
+        await creates(grok_api, sent, timeout=20)
     assert created_prompts(grok_api) == ["A1", "B1", "C1", "A2", "A3"], "the line's order, not arrival"
     grok_api.complete(unfinished(grok_api)[0])
     await emu.wait_for(
         lambda: len([m for m in bot_messages(emu, emu.channel) if m["content"].startswith("<@")]) == 5,
-        timeout=10,
+        timeout=20,
     )
+    assert most_at_once(grok_api) == 1
+    assert await second.stop() == 0
 
 
 async def test_a_create_answered_429_is_sent_again_after_its_retry_after(

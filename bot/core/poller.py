@@ -248,13 +248,13 @@ class Poller:
         if not claimable:
             return IDLE_WAKE_SECONDS
         wait = IDLE_WAKE_SECONDS
+        waiting_after = None
         if State.WAITING in claimable:
             # A request due now that was not sent waits for room (a slot that frees wakes the loop); only
             # the end of a Retry-After is a time to look again.
             claimable.remove(State.WAITING)
-            if retry_at := await self._store.next_due_at([State.WAITING], after=self._clock()):
-                wait = min(wait, max(0.0, retry_at - self._clock()))
-        next_at = self.heartbeat.due_at = await self._store.next_due_at(claimable)
+            waiting_after = self._clock()
+        next_at = self.heartbeat.due_at = await self._store.next_due_at(claimable, waiting_after)
         if paused := self._client.paused_for():
             wait = min(wait, paused)
         if next_at is not None:

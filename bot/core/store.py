@@ -502,16 +502,18 @@ class TaskStore:
         )
 
     async def next_due_at(
-        self, states: Iterable[State] | None = None, after: float | None = None
+        self, states: Iterable[State] | None = None, waiting_after: float | None = None
     ) -> float | None:
-        """The earliest next_poll_at of any task (of one of `states`, if given; later than `after`, if
-        given); a leased task's is the end of its lease."""
+        """The earliest next_poll_at of any task (of one of `states`, if given); a leased task's is the end of
+        its lease. With `waiting_after`, also of the waiting requests due later than that (the end of a
+        Retry-After: a waiting request due now is not sent for want of room, a freed slot wakes the loop)."""
         wanted = None if states is None else list(states)
-        where = "" if wanted is None else f" AND state IN ({', '.join('?' for _ in wanted)})"
+        where = "" if wanted is None else f"state IN ({', '.join('?' for _ in wanted)})"
         params: list[Any] = list(wanted or ())
-        if after is not None:
-            where += " AND next_poll_at > ?"
-            params.append(after)
+        if waiting_after is not None:
+            where = f"{where or '0'} OR (state = 'waiting' AND next_poll_at > ?)"
+            params.append(waiting_after)
+        where = f" AND ({where})" if where else ""
         async with self._db.execute(
             f"SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL{where}", params
         ) as cursor:

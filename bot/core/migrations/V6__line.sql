@@ -8,3 +8,5 @@ ALTER TABLE tasks ADD COLUMN turn INTEGER;
 ALTER TABLE guild_settings ADD COLUMN max_in_flight INTEGER;
 -- Counting what is with the provider (per server too) and reading the line, without scanning every task.
 CREATE INDEX tasks_state ON tasks (state, guild_id);
+-- A new request's turn reads the highest turn ever given when nothing waits or is with the provider.
+CREATE INDEX tasks_turn ON tasks (turn);
