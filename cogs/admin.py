@@ -84,6 +84,14 @@ def limit_lines(config: GuildConfig, defaults: Limits) -> list[str]:
     return lines
 
 
+def in_flight_line(config: GuildConfig, max_in_flight: int) -> str:
+    """This server's bound on its videos with Grok at once, and the bot owner's over all servers."""
+    everyone = f"{max_in_flight} for all servers" if max_in_flight else "no limit for all servers"
+    if config.max_in_flight:
+        return f"Videos with Grok at once: **{config.max_in_flight}** (server setting; {everyone})"
+    return f"Videos with Grok at once: **{everyone}** (default, MAX_IN_FLIGHT)"
+
+
 class ListableChannel(app_commands.Transformer):
     """A channel an admin can put on the allowed list: text, announcement or forum (whose posts are
     threads). Declared as a transformer because a `TextChannel | ForumChannel` annotation also offers media
@@ -315,6 +323,7 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="limits", description="Set this server's fair-use limits (0 = no limit)")
     @app_commands.describe(
         max_active="Videos a member may have in progress at once (0 = no limit)",
+        max_in_flight="This server's videos with Grok at once; more wait in line (0 = only the bot's limit)",
         cooldown="Seconds a member waits between two videos (0 = none)",
         member_daily="Video-seconds a member may request per day (0 = no limit)",
         server_daily="Video-seconds the whole server may request per day (0 = no limit)",
@@ -327,19 +336,22 @@ class AdminCog(commands.Cog):
         cooldown: app_commands.Range[int, 0, 7 * 24 * 3600] | None = None,
         member_daily: app_commands.Range[int, 0, 10_000_000] | None = None,
         server_daily: app_commands.Range[int, 0, 10_000_000] | None = None,
+        max_in_flight: app_commands.Range[int, 0, 1000] | None = None,
         reset: bool = False,
     ) -> None:
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
         if reset:
             changes = dict.fromkeys(
-                ("max_active", "cooldown_seconds", "member_daily_seconds", "server_daily_seconds")
-            )
+                ("max_active", "cooldown_seconds", "member_daily_seconds", "server_daily_seconds",
+                 "max_in_flight")
+            )  # fmt: skip
         given = {
             "max_active": max_active,
             "cooldown_seconds": None if cooldown is None else float(cooldown),
             "member_daily_seconds": member_daily,
             "server_daily_seconds": server_daily,
+            "max_in_flight": max_in_flight,
         }
         changes.update({k: v for k, v in given.items() if v is not None})
         config = await self._update(interaction.guild_id, lambda c: c.with_changes(**changes))
@@ -350,7 +362,9 @@ class AdminCog(commands.Cog):
         else:
             title = "Limits updated"
         text = "\n".join(limit_lines(config, self.bot.settings.default_limits))
-        await self._done(interaction, title, f"{text}\n\nManagers are not limited.")
+        line = in_flight_line(config, self.bot.settings.max_in_flight)
+        self.bot.poller.wake()  # a higher bound may let waiting requests go now
+        await self._done(interaction, title, f"{text}\n{line}\n\nManagers are not limited.")
 
     # ---- models ------------------------------------------------------------------------------------
 
@@ -513,8 +527,20 @@ class AdminCog(commands.Cog):
         embed.add_field(name="Channels", value=self._channels_text(config), inline=False)
         embed.add_field(name="Required role", value=role, inline=False)
         embed.add_field(name="Content rules", value=content_rules_text(config), inline=False)
-        limits = "\n".join(limit_lines(config, settings.default_limits))
+        limits = "\n".join(
+            [*limit_lines(config, settings.default_limits), in_flight_line(config, settings.max_in_flight)]
+        )
         embed.add_field(name="Limits", value=embeds.clip(limits, embeds.FIELD_VALUE_LIMIT), inline=False)
+        waiting, waiting_here, with_grok, with_grok_here = await self.bot.store.line_counts(
+            interaction.guild_id
+        )
+        bound = f"{settings.max_in_flight}" if settings.max_in_flight else "no limit"
+        line = (
+            f"Waiting: **{waiting_here}** from this server, **{waiting}** in the whole line\n"
+            f"With Grok now: **{with_grok_here}** from this server, **{with_grok}** in all "
+            f"(MAX_IN_FLIGHT: {bound})"
+        )
+        embed.add_field(name="The line", value=line, inline=False)
         models = (
             f"all: {', '.join(self.bot.catalogue.models)}"
             if config.allowed_models is None

@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 MINE_LIMIT = 10
 _STATE_ICONS = {
     State.DELIVERED: "✅", State.FAILED: "❌", State.EXPIRED: "⏱️", State.LOST: "⚠️", State.REJECTED: "🚫",
+    State.WAITING: "🕒", State.CANCELLED: "✖️",
 }  # fmt: skip
+
+
+#: /videos quota names the places of at most this many of a member's waiting requests.
+LISTED_IN_LINE = 10
 
 
 def message_link(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str | None:
@@ -118,7 +123,19 @@ class MemberCog(commands.Cog):
         config = await self.bot.store.guild_config(interaction.guild_id)
         usage = await self.bot.store.usage(interaction.user.id, interaction.guild_id)
         limits = config.limits(self.bot.settings.default_limits)
-        return quota_lines(limits, usage, time.time(), manages=interaction.permissions.manage_guild)
+        lines = quota_lines(limits, usage, time.time(), manages=interaction.permissions.manage_guild)
+        return lines + await self._line_lines(interaction.user.id, interaction.guild_id)
+
+    async def _line_lines(self, member_id: int, guild_id: int) -> list[str]:
+        """The member's requests waiting in the line, with their places, and the line's bound."""
+        store, max_in_flight = self.bot.store, self.bot.settings.max_in_flight
+        mine = await store.waiting(LISTED_IN_LINE, member_id, guild_id)
+        places = [f"#{await store.line_position(t, max_in_flight)} (task #{t.id})" for t in mine]
+        bound = f"at most {max_in_flight} at once" if max_in_flight else "no limit at once"
+        return [
+            f"**In line:** {', '.join(places) if places else 'none'}",
+            f"**Videos with Grok:** {bound} (MAX_IN_FLIGHT)",
+        ]
 
     # ---- /videohelp --------------------------------------------------------------------------------
 

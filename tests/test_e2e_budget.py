@@ -89,11 +89,11 @@ async def test_a_429_pauses_every_provider_request_until_its_retry_after(
     assert {r.task_id for r in resumed} <= set(ids)
 
 
-async def test_a_create_answered_429_refuses_the_member_and_pauses_polling_too(
+async def test_a_create_answered_429_waits_in_line_and_pauses_polling_too(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, bot_env: dict[str, str]
 ) -> None:
-    """A pause longer than a call may wait (half of GROK_TIMEOUT_SECONDS) refuses the next create at once,
-    with the wait, without sending it; polls wait too."""
+    """A create answered 429 is not refused: the member is told it waits in line until the Retry-After. A
+    request after it joins the line behind it without being sent; polls wait too."""
     grok_api.default_script = TaskScript(complete_after=None)
     await seed(emu, grok_api, bot_env, 3)
     await start_bot(PROVIDER_MAX_RPS="10", POLL_INTERVAL_SECONDS="0.05", GROK_TIMEOUT_SECONDS="2")
@@ -101,11 +101,11 @@ async def test_a_create_answered_429_refuses_the_member_and_pauses_polling_too(
     since = len(grok_api.requests)
     grok_api.fail_next("create", status=429, headers={"Retry-After": "30"})
     first = await emu.slash_command("video", {"prompt": "one"})
-    assert "try again in 30 seconds" in await first.wait_text("busy", timeout=5)
+    assert "#1 in line" in await first.wait_text("in line", timeout=5)
     [limited] = [r for r in grok_api.requests[since:] if r.endpoint == "create"]
 
     second = await emu.slash_command("video", {"prompt": "two"})
-    assert "try again in" in await second.wait_text("busy", timeout=5)
+    assert "#2 in line" in await second.wait_text("in line", timeout=5)
     await asyncio.sleep(1.0)  # polls were due every 0.05 s all along
     inside = [f"{r.method} {r.path}" for r in provider_calls(grok_api, since) if r.time > limited.time]
     assert inside == [], f"requests during the 30 s pause: {inside}"

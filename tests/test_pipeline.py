@@ -409,7 +409,6 @@ CREATE_REFUSALS = [
         "Grok refused it: Prompt rejected by the safety system.",
         "Check the prompt and images and try again.",
     ),
-    (429, {"Retry-After": "7"}, "Grok is busy right now.", "Please try again in 7 seconds."),
 ]
 
 
@@ -442,6 +441,23 @@ async def test_a_refused_create_call_is_explained_and_the_row_ends_rejected(
     # A rejected request does not count: not against max_active, the cooldown or the daily allowance.
     accepted(await pipeline.submit(submission(duration=10)))
     assert len(rig.creates()) == 2
+
+
+async def test_a_create_answered_429_goes_back_in_line_until_its_retry_after(rig: Rig) -> None:
+    """Not refused: the row waits (with its turn) until the Retry-After, and it counts like any request."""
+    pipeline = rig.make(
+        Limits(max_active=1, cooldown_seconds=0, member_daily_seconds=0, server_daily_seconds=0)
+    )
+    rig.api.fail_next("create", status=429, headers={"Retry-After": "7"})
+    outcome = accepted(await pipeline.submit(submission(duration=10)))
+    task = outcome.task
+    assert (task.state, task.api_id, task.next_poll_at, task.turn) == (State.WAITING, None, START + 7, 0)
+    assert "#1 in line" in outcome.notices[0] and "not before <t:" in outcome.notices[0]
+    assert rig.board.posted == [(task, None)] and len(rig.creates()) == 1
+    assert await rig.store.dispatch_next(0, START + 12, now=START + 6) is None, "not before the Retry-After"
+    again = await rig.store.dispatch_next(0, START + 19, now=START + 7)
+    assert again is not None and (again.id, again.state) == (task.id, State.SUBMITTING)
+    refused(await pipeline.submit(submission(duration=10)))  # it counts against max_active meanwhile
 
 
 async def test_an_accepted_request_is_queued_and_its_status_posted_once_as_a_reply(rig: Rig) -> None:

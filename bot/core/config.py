@@ -212,6 +212,9 @@ class Settings:
     member_daily_seconds: int = _setting("MEMBER_DAILY_SECONDS", 0, _parse_int(0, 10_000_000))
     server_daily_seconds: int = _setting("SERVER_DAILY_SECONDS", 0, _parse_int(0, 10_000_000))
     bypass_role_id: int | None = _setting("BYPASS_ROLE_ID", None, _parse_snowflake)
+    # The line: most videos with the provider at once across all servers (0 = no limit; a server can bound
+    # its own with /videoadmin limits max_in_flight). Requests beyond it wait in the store, served fairly.
+    max_in_flight: int = _setting("MAX_IN_FLIGHT", 0, _parse_int(0, 10_000))
     # Money: the owner's price per video-second (per-second models) or per video (per-call models).
     prices: dict[str, float] | None = _setting("PRICES", None, parse_prices)
     currency: str = _setting("CURRENCY", "USD", _parse_currency)

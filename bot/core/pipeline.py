@@ -6,7 +6,8 @@ Discord input into a `Submission` (the request plus its `Origin`), calls `Pipeli
 
     catalogue → access (paused, channel, age-restricted, role, model) → content (blocked words)
     → the bot's channel permissions
-    → atomic fair-use admission + store write → paid create call → status message → the answer
+    → atomic fair-use admission + store write (in the line when the provider is full) → paid create call
+    → status message → the answer
 
 No Discord here: the status message goes through the `StatusBoard` port, which the Discord side implements.
 """
@@ -30,6 +31,7 @@ from bot.core.policy import (
     check_access,
     check_admission,
     check_content,
+    line_notice,
 )
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan
@@ -89,6 +91,7 @@ class PipelineRules:
     default_limits: Limits
     max_image_bytes: int
     bypass_role_id: int | None = None
+    max_in_flight: int = 0  # MAX_IN_FLIGHT: videos with the provider at once, all servers (0 = no limit)
 
 
 class StatusBoard(Protocol):
@@ -124,6 +127,18 @@ def explain_create_error(exc: grok.GrokError) -> Refused:
     return Refused(title, ["Grok is unavailable right now."], "Please try again in a few minutes.")
 
 
+#: A create answered 429 without a Retry-After waits this long in the line before it is sent again.
+RETRY_WITHOUT_RETRY_AFTER = 5.0
+
+
+def lost_track(task: Task) -> Refused:
+    return Refused(
+        "Something went wrong on my side",
+        [f"I lost track of task #{task.id} while Grok was accepting it."],
+        "Please tell the server owner: the bot's log has the video service's task id.",
+    )
+
+
 def channel_refusal(missing: tuple[str, ...]) -> Refused | None:
     if not missing:
         return None
@@ -147,6 +162,7 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
         timer: PollTimer | None = None,
+        on_line_moved: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -156,6 +172,7 @@ class Pipeline:
         self._status = status
         self._clock = clock
         self._on_queued = on_queued
+        self._on_line_moved = on_line_moved  # the waiting requests' status messages show their new place
         # Shared with the poller (app.py) so the history is read and the schedules worked out once.
         self._timer = timer or PollTimer(store, plan, clock)
 
@@ -174,11 +191,19 @@ class Pipeline:
         admitted = await self._admit(submission, limits, bypass=is_admin)
         if isinstance(admitted, Refused):
             return admitted
-        created = await self._create(admitted)
+        # In the line already (the provider is full, or others wait): the dispatcher sends it in its turn.
+        created = admitted if admitted.state is State.WAITING else await self.send(admitted)
         if isinstance(created, Refused):
             return created
         await self._status.post_status(created, origin.reply_to)
-        return Accepted(created, await self.notices(origin.requester_id))
+        notices = await self.notices(origin.requester_id)
+        if created.state is State.WAITING:
+            self._wake()
+            if self._on_line_moved is not None:
+                self._on_line_moved()  # it may go ahead of others (an earlier turn): their places move
+            position = await self._store.line_position(created, self._rules.max_in_flight)
+            notices = (line_notice(position, created.next_poll_at, self._clock()), *notices)
+        return Accepted(created, notices)
 
     async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
         """What can be judged before the member has said what they want, in submit's order (the images,
@@ -250,28 +275,42 @@ class Pipeline:
             new,
             lambda usage: check_admission(limits, usage, new.billed_seconds, self._clock(), bypass=bypass),
             self._clock() + self._plan.submit_grace,
+            self._rules.max_in_flight,
         )
 
-    async def _create(self, task: Task) -> Task | Refused:
-        """The paid call, with the body built from the stored request. Never retried: a retried create
-        can be billed twice."""
+    def _wake(self) -> None:
+        if self._on_queued is not None:
+            self._on_queued()  # the poller may be asleep until its next known due time
+
+    async def send(self, task: Task, *, refused_as: State = State.REJECTED) -> Task | Refused:
+        """The paid call for a task in `submitting`, with the body built from the stored request. Never
+        retried: a retried create can be billed twice. Returns the row as queued, or back in the line when
+        the provider answered 429 (due at its Retry-After, keeping its turn), or the refusal in the member's
+        words; the task is then `refused_as`: `rejected` when the member is answered at once, `failed` (to
+        be posted) when the line's dispatcher sent it."""
         # When to poll first (where this model's tasks of this length tend to finish, once that is known),
         # worked out BEFORE the paid call, so nothing but the write of its id comes between it and the store.
         before = self._clock()
         first_poll_delay = await self._timer.next_poll_at(task, before) - before
         try:
             created = await self._client.create(self._catalogue.build_body(task.request))
+        except grok.RateLimitedError as exc:
+            return await self._back_in_line(task, exc)
         except grok.GrokError as exc:
             log.warning("task %s: create refused: %s", task.id, exc, extra=logs.task_fields(task))
             refusal = explain_create_error(exc)
+            now = self._clock()
             await self._store.transition(
                 task.id,
                 State.SUBMITTING,
-                State.REJECTED,
+                refused_as,
                 failure_reason="; ".join(refusal.problems)[:1000],
-                finished_at=self._clock(),
-                next_poll_at=None,
+                finished_at=now,
+                next_poll_at=None if refused_as is State.REJECTED else now,
             )
+            if refused_as is not State.REJECTED:
+                # To be posted. (A request sent at once had nobody waiting before it: no slot to hand on.)
+                self._wake()
             return refusal
         now = self._clock()
         # From LOST too: if the call outlived its grace, the poller may have given the task up meanwhile;
@@ -295,11 +334,7 @@ class Pipeline:
                 created.id,
                 extra=logs.task_fields(task),
             )
-            return Refused(
-                "Something went wrong on my side",
-                [f"I lost track of task #{task.id} while Grok was accepting it."],
-                "Please tell the server owner: the bot's log has the video service's task id.",
-            )
+            return lost_track(task)
         log.info(
             "task %s: queued at the provider as %s (%s)",
             task.id,
@@ -307,6 +342,29 @@ class Pipeline:
             task.request.model,
             extra=logs.task_fields(task),
         )
-        if self._on_queued is not None:
-            self._on_queued()  # the poller may be asleep until its next known due time
+        self._wake()
         return queued
+
+    async def send_from_line(self, task: Task) -> Task | Refused:
+        """The line's dispatcher sends a request it took from the line (the poller's line stage): a refusal
+        is posted to the member like a failed video, since nobody is waiting for an answer."""
+        return await self.send(task, refused_as=State.FAILED)
+
+    async def _back_in_line(self, task: Task, exc: grok.RateLimitedError) -> Task | Refused:
+        """A 429 on the create: the request waits in the line again, with its turn, until the provider's
+        Retry-After (the request budget's pause, or RETRY_WITHOUT_RETRY_AFTER without one)."""
+        wait = exc.retry_after or self._client.paused_for() or RETRY_WITHOUT_RETRY_AFTER
+        back = await self._store.transition(
+            task.id,
+            State.SUBMITTING,
+            State.WAITING,
+            next_poll_at=self._clock() + wait,
+            last_error=str(exc)[:500],
+        )
+        if back is None:  # given up as lost meanwhile (the call outlived its grace): already told
+            return lost_track(task)
+        log.info(
+            "task %s: Grok is busy; back in line for %.0f s", task.id, wait, extra=logs.task_fields(task)
+        )
+        self._wake()
+        return back

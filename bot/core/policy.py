@@ -50,6 +50,8 @@ class GuildConfig:
     paused: bool = False
     blocked_words: tuple[str, ...] = ()  # as the admins typed them; matched whole, ignoring case and accents
     age_restricted_only: bool = False  # videos only in age-restricted (NSFW) channels and their threads
+    #: Videos of this server with the provider at once (None or 0: only the owner's MAX_IN_FLIGHT bounds it)
+    max_in_flight: int | None = None
 
     def limits(self, defaults: Limits) -> Limits:
         chosen = {f.name: getattr(self, f.name) for f in fields(Limits)}
@@ -256,6 +258,14 @@ def check_admission(
             f"It resets {reset}.",
         )  # fmt: skip
     return None
+
+
+def line_notice(position: int, not_before: float | None, now: float) -> str:
+    """What a member hears about a request waiting in the line (the answer, the status message)."""
+    text = f"⏳ You are #{position} in line: I'll send it to Grok as soon as there is room."
+    if not_before is not None and not_before > now + 1:
+        text += f" Grok asked me to wait, so not before {discord_time(not_before)}."
+    return text
 
 
 def duration_text(value: float) -> str:

@@ -9,8 +9,14 @@ a crash between two stages loses nothing. Claiming leases the task (TaskStore.cl
 moves past the work's own time limit, so no one else picks it up while it is handled, and a crash leaves
 it due again when the lease ends.
 A provider 429 pauses every provider request for its Retry-After (the client's request budget,
-bot/core/budget.py, like discord.py's global lock); meanwhile polls are not claimed, while downloads and
-deliveries carry on.
+bot/core/budget.py, like discord.py's global lock); meanwhile polls are not claimed and nothing is sent from
+the line, while downloads and deliveries carry on.
+
+A fourth stage serves the line: requests accepted while the provider was full wait in state `waiting`; each
+tick moves the next ones, in the line's fair order, to `submitting` while the provider has room
+(TaskStore.dispatch_next: one UPDATE each, so MAX_IN_FLIGHT and a server's own bound are never exceeded) and
+sends them (Pipeline.send_from_line). Whenever the line moves, the waiting requests' status messages are
+refreshed to show their new place.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot.core import grok, logs, metrics
+from bot.core.policy import Refused
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan, error_backoff, is_overdue, plain_duration
 from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
@@ -41,6 +48,9 @@ IDLE_WAKE_SECONDS = 30.0
 DELIVERY_LEASE_SECONDS = 300.0
 #: Room beyond a step's own time limit for the store writes around it.
 LEASE_MARGIN_SECONDS = 5.0
+#: When the line moves, the status messages of this many requests at its head show their new place (the
+#: rest catch up as they come forward).
+LINE_REFRESH_LIMIT = 100
 #: A failing store (disk full, read-only file, locked database) is retried after a growing pause, at most
 #: this long.
 MAX_STORE_BACKOFF_SECONDS = 30.0
@@ -69,12 +79,15 @@ class Stage:
 
 
 def stages(config: PollerConfig) -> tuple[Stage, ...]:
-    """Poll (with the recovery of an interrupted create, and clearing a terminal row's stray due time),
-    download, post."""
+    """The line (sending waiting requests; not claimed by claim_due but by TaskStore.dispatch_next), poll
+    (with the recovery of an interrupted create, and clearing a terminal row's stray due time), download,
+    post."""
+    line = frozenset({State.WAITING})
     download = frozenset({State.COMPLETED})
     post = frozenset(TO_DELIVER)
-    poll = frozenset(State) - download - post
+    poll = frozenset(State) - line - download - post
     return (
+        Stage("line", line, config.poll_concurrency),
         Stage("poll", poll, config.poll_concurrency),
         Stage("download", download, config.download_concurrency),
         Stage("post", post, config.post_concurrency),
@@ -106,6 +119,7 @@ class PollerConfig:
     post_concurrency: int = 4  # POST_CONCURRENCY
     download_timeout: float = 300.0  # DOWNLOAD_TIMEOUT_SECONDS
     stall_seconds: float = 30.0  # DOWNLOAD_STALL_SECONDS
+    max_in_flight: int = 0  # MAX_IN_FLIGHT: videos with the provider at once, all servers (0 = no limit)
 
 
 class Poller:
@@ -118,8 +132,13 @@ class Poller:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         timer: PollTimer | None = None,
+        send: Callable[[Task], Awaitable[Task | Refused]] | None = None,
     ) -> None:
         self._store = store
+        #: Sends a request taken from the line (Pipeline.send_from_line); without it the line is not served.
+        self._send = send
+        self._line_dirty = False
+        self._line_refresh: asyncio.Task[None] | None = None
         self._client = client
         self._delivery = delivery
         self._config = config
@@ -129,6 +148,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._leases = lease_seconds(config.plan, config.download_timeout)
         self._stages = stages(config)
+        self._line_stage = self._stages[0]
         #: Workers started and not yet ended, per stage (counted here: a done-callback comes too late).
         self._busy = dict.fromkeys(self._stages, 0)
         #: Tasks a worker of this process is still handling. A lease can run out under slow work (a delivery
@@ -156,6 +176,8 @@ class Poller:
                 await self._loop_task
             self._loop_task = None
         in_hand = set(self._working)
+        if self._line_refresh is not None:
+            self._line_refresh.cancel()
         for worker in list(self._workers):
             worker.cancel()
         if self._workers:
@@ -168,6 +190,22 @@ class Poller:
     def wake(self) -> None:
         """Something became due now (a new task, a retry): don't wait for the next scheduled tick."""
         self._wake.set()
+
+    def line_moved(self) -> None:
+        """A request joined, left or came back to the line: refresh the waiting requests' status messages
+        (in the background, one refresh at a time; moves meanwhile make one more)."""
+        self._line_dirty = True
+        if self._line_refresh is None or self._line_refresh.done():
+            self._line_refresh = asyncio.create_task(self._refresh_line(), name="grok-line-refresh")
+
+    async def _refresh_line(self) -> None:
+        while self._line_dirty:
+            self._line_dirty = False
+            try:
+                for task in await self._store.waiting(LINE_REFRESH_LIMIT):
+                    await self._delivery.show_progress(task)
+            except Exception:  # best effort: the next move refreshes them again
+                log.exception("could not refresh the line's status messages")
 
     async def _run(self) -> None:
         while True:
@@ -198,6 +236,8 @@ class Poller:
         if self._busy[stage] >= stage.limit:
             return {}
         paused = self._client.paused_for() > 0
+        if stage is self._line_stage and (paused or self._send is None):
+            return {}
         return {state: self._leases[state] for state in stage.states if not (paused and state in POLLING)}
 
     async def _seconds_until_next(self) -> float:
@@ -207,8 +247,14 @@ class Poller:
         claimable = [state for stage in self._stages for state in self._claimable(stage)]
         if not claimable:
             return IDLE_WAKE_SECONDS
-        next_at = self.heartbeat.due_at = await self._store.next_due_at(claimable)
         wait = IDLE_WAKE_SECONDS
+        waiting_after = None
+        if State.WAITING in claimable:
+            # A request due now that was not sent waits for room (a slot that frees wakes the loop); only
+            # the end of a Retry-After is a time to look again.
+            claimable.remove(State.WAITING)
+            waiting_after = self._clock()
+        next_at = self.heartbeat.due_at = await self._store.next_due_at(claimable, waiting_after)
         if paused := self._client.paused_for():
             wait = min(wait, paused)
         if next_at is not None:
@@ -220,13 +266,19 @@ class Poller:
         workers and start handling them; returns how many were started."""
         moment = self._clock() if now is None else now
         wanted = {stage: self._claimable(stage) for stage in self._stages}
+        line = self._line_stage
         claimed = await self._store.claim_due(
-            [(stage.limit - self._busy[stage], states) for stage, states in wanted.items()], now=moment
+            [
+                (stage.limit - self._busy[stage], states)
+                for stage, states in wanted.items()
+                if stage is not line
+            ],
+            now=moment,
         )
         metrics.poller_lag(self.heartbeat, moment, claimed)
+        taken = await self._take_from_line(moment) if wanted[line] else []
         started = 0
-        for task in claimed:
-            stage = next(stage for stage in self._stages if task.state in stage.states)
+        for task, stage in [*((t, line) for t in taken), *((t, self._stage_of(t)) for t in claimed)]:
             if task.id in self._working:
                 continue
             self._working.add(task.id)
@@ -236,6 +288,21 @@ class Poller:
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
         return started
+
+    def _stage_of(self, task: Task) -> Stage:
+        return next(stage for stage in self._stages[1:] if task.state in stage.states)
+
+    async def _take_from_line(self, now: float) -> list[Task]:
+        """The next requests of the line, in its fair order, moved to `submitting` while the provider has room
+        and the stage has free workers (each move atomic with the count it depends on)."""
+        taken: list[Task] = []
+        send_by = now + self._config.plan.submit_grace
+        while len(taken) < self._line_stage.limit - self._busy[self._line_stage]:
+            task = await self._store.dispatch_next(self._config.max_in_flight, send_by, now)
+            if task is None:
+                break
+            taken.append(task)
+        return taken
 
     def _store_failed(self, exc: Exception) -> float:
         """Note a failure (of the store, or a bug) and return the pause before the next try. One log line
@@ -260,7 +327,10 @@ class Poller:
     async def _handle_guarded(self, task: Task, stage: Stage) -> None:
         logs.bind_task(task)  # this worker's own context: every line logged while handling it names the task
         try:
-            await self.handle(task)
+            if stage is self._line_stage:
+                await self._send_from_line(task)
+            else:
+                await self.handle(task)
         except asyncio.CancelledError:
             raise
         except sqlite3.Error as exc:
@@ -318,6 +388,14 @@ class Poller:
         if moved is not None:
             self.wake()
         return moved
+
+    async def _send_from_line(self, task: Task) -> None:
+        """The paid call for a request taken from the line; its status message and the line's follow."""
+        assert self._send is not None
+        sent = await self._send(task)
+        if isinstance(sent, Task):
+            await self._delivery.show_progress(sent)
+        self.line_moved()
 
     async def _recover_submitting(self, task: Task) -> None:
         now = self._clock()

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class State(StrEnum):
+    WAITING = "waiting"  # accepted; in the line until the provider has room (or its Retry-After ended)
     SUBMITTING = "submitting"  # row written, create call under way (crash here → lost)
     QUEUED = "queued"  # provider accepted it; polling
     PROCESSING = "processing"
@@ -40,10 +41,17 @@ class State(StrEnum):
     LOST = "lost"  # crashed between create and storing the id; the member is to be told
     REJECTED = "rejected"  # provider refused the create call; the member was told at once; terminal
     DELIVERED = "delivered"  # the outcome is posted (see `outcome`); terminal
+    CANCELLED = "cancelled"  # taken out of the line before it was sent (no API call); terminal
 
 
 #: States in which the provider is (or may be) working on the video: they count against a member's limit.
 IN_FLIGHT = (State.SUBMITTING, State.QUEUED, State.PROCESSING, State.COMPLETED)
+#: With the provider (sent, not finished): what MAX_IN_FLIGHT and a server's max_in_flight bound.
+WITH_PROVIDER = (State.SUBMITTING, State.QUEUED, State.PROCESSING)
+#: What counts against a member's MAX_ACTIVE_PER_MEMBER: in the line, or in flight.
+ACTIVE = (State.WAITING, *IN_FLIGHT)
+#: Never counted against an allowance: refused by the provider at once, or taken out of the line.
+NOT_COUNTED = (State.REJECTED, State.CANCELLED)
 #: States the poller asks the provider about.
 POLLING = (State.QUEUED, State.PROCESSING)
 #: States whose outcome still has to be posted in Discord.
@@ -98,6 +106,7 @@ class Task:
     delivered_at: float | None
     next_poll_at: float | None
     polled_at: float | None  # the last time the provider said "not finished" (V4)
+    turn: int | None  # the request's turn in the line's round-robin (V6; None on older rows)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Task:
@@ -109,6 +118,28 @@ class Task:
 
 
 _TASK_COLUMNS = tuple(f.name for f in fields(Task))
+_NOT_COUNTED = ", ".join(f"'{s.value}'" for s in NOT_COUNTED)
+_WITH_PROVIDER = ", ".join(f"'{s.value}'" for s in WITH_PROVIDER)
+#: The server `{guild}` is under its own max_in_flight (none set, or 0: no bound of its own).
+_GUILD_HAS_ROOM = (
+    "COALESCE((SELECT COUNT(*) FROM tasks AS b WHERE b.guild_id IS {guild} AND b.state IN ("
+    + _WITH_PROVIDER
+    + ")) < (SELECT s.max_in_flight FROM guild_settings AS s WHERE s.guild_id IS {guild} "
+    "AND s.max_in_flight > 0), 1)"
+)
+#: A new request may go straight to the provider: nobody waits ahead of it (in its server; anywhere while
+#: MAX_IN_FLIGHT bounds the total), and the provider has room for it (in all, and for its server).
+_ROOM_FOR_NEW = f"""NOT EXISTS (
+        SELECT 1 FROM tasks WHERE state = 'waiting' AND (:limit > 0 OR guild_id IS :guild))
+    AND (:limit = 0 OR (SELECT COUNT(*) FROM tasks WHERE state IN ({_WITH_PROVIDER})) < :limit)
+    AND {_GUILD_HAS_ROOM.format(guild=":guild")}"""
+#: A new request's turn in the round-robin: the line's current turn (the lowest of the requests waiting or
+#: with the provider; when there are none, the highest ever given), or one past the member's own last turn,
+#: whichever is later. So a member who sends many requests at once takes turns with everyone else.
+_NEW_TURN = f"""MAX(
+    COALESCE((SELECT MIN(turn) FROM tasks WHERE state IN ('waiting', {_WITH_PROVIDER})),
+             (SELECT MAX(turn) FROM tasks), 0),
+    COALESCE((SELECT MAX(turn) + 1 FROM tasks WHERE requester_id = :member), 0))"""
 # The request is what the member asked for: written once, never changed.
 _UPDATABLE = frozenset(_TASK_COLUMNS) - {"id", "state", "created_at", "updated_at", "request"}
 _MIGRATION_NAME = re.compile(r"^V(\d+)__\w+\.sql$")
@@ -184,42 +215,48 @@ class TaskStore:
     # ---- tasks -------------------------------------------------------------------------------------
 
     async def create_task_if(
-        self, new: NewTask, decide: Callable[[Usage], Refused | None], next_poll_at: float | None = None
+        self,
+        new: NewTask,
+        decide: Callable[[Usage], Refused | None],
+        next_poll_at: float | None = None,
+        max_in_flight: int = 0,
     ) -> Task | Refused:
         """Insert the task only if `decide` accepts the usage read just before, with no other admission
-        in between (so concurrent requests cannot all slip under a limit)."""
+        in between (so concurrent requests cannot all slip under a limit). It is written in `submitting` when
+        the provider has room and nobody waits ahead of it, else in `waiting` (see `create_task`)."""
         async with self._admission:
             refusal = decide(await self.usage(new.requester_id, new.guild_id))
             if refusal is not None:
                 return refusal
-            return await self.create_task(new, next_poll_at)
+            return await self.create_task(new, next_poll_at, max_in_flight)
 
     async def usage(self, requester_id: int, guild_id: int | None, now: float | None = None) -> Usage:
-        """What counts against a member's limits. Tasks the provider refused at once never count."""
+        """What counts against a member's limits. Tasks the provider refused at once, and requests taken out
+        of the line, never count; requests in the line count from when they joined it."""
         since = day_start(self._clock() if now is None else now)
-        in_flight = ", ".join(f"'{s.value}'" for s in IN_FLIGHT)
+        active = ", ".join(f"'{s.value}'" for s in ACTIVE)
         async with self._db.execute(
             f"""SELECT
-                  COALESCE(SUM(state IN ({in_flight})), 0),
+                  COALESCE(SUM(state IN ({active})), 0),
                   MAX(created_at),
                   COALESCE(SUM(CASE WHEN created_at >= ? THEN billed_seconds END), 0)
-                FROM tasks WHERE guild_id IS ? AND requester_id = ? AND state != 'rejected'""",
+                FROM tasks WHERE guild_id IS ? AND requester_id = ? AND state NOT IN ({_NOT_COUNTED})""",
             (since, guild_id, requester_id),
         ) as cursor:
-            active, last, member_today = await cursor.fetchone() or (0, None, 0)
+            active_count, last, member_today = await cursor.fetchone() or (0, None, 0)
         async with self._db.execute(
             "SELECT COALESCE(SUM(billed_seconds), 0) FROM tasks "
-            "WHERE guild_id IS ? AND created_at >= ? AND state != 'rejected'",
+            f"WHERE guild_id IS ? AND created_at >= ? AND state NOT IN ({_NOT_COUNTED})",
             (guild_id, since),
         ) as cursor:
             row = await cursor.fetchone()
-        return Usage(int(active), last, int(member_today), int(row[0]) if row else 0)
+        return Usage(int(active_count), last, int(member_today), int(row[0]) if row else 0)
 
     async def usage_report(self, guild_id: int, since: float) -> list[tuple[int, str, int, int]]:
         """(requester, model, videos, video-seconds) for a server since a moment; refused tasks excluded."""
         async with self._db.execute(
             "SELECT requester_id, model, COUNT(*), SUM(billed_seconds) FROM tasks "
-            "WHERE guild_id = ? AND created_at >= ? AND state != 'rejected' "
+            f"WHERE guild_id = ? AND created_at >= ? AND state NOT IN ({_NOT_COUNTED}) "
             "GROUP BY requester_id, model ORDER BY SUM(billed_seconds) DESC",
             (guild_id, since),
         ) as cursor:
@@ -245,6 +282,7 @@ class TaskStore:
             paused=bool(row["paused"]),
             blocked_words=tuple(json.loads(row["blocked_words"])),
             age_restricted_only=bool(row["age_restricted_only"]),
+            max_in_flight=row["max_in_flight"],
         )
 
     async def save_guild_config(self, config: GuildConfig) -> None:
@@ -253,35 +291,113 @@ class TaskStore:
             # The row holds nothing but the admins' choices, so replacing it whole is the update.
             "INSERT OR REPLACE INTO guild_settings (guild_id, max_active, cooldown_seconds, "
             "member_daily_seconds, server_daily_seconds, allowed_models, allowed_channels, required_role_id, "
-            "paused, blocked_words, age_restricted_only, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "paused, blocked_words, age_restricted_only, max_in_flight, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 config.guild_id, config.max_active, config.cooldown_seconds, config.member_daily_seconds,
                 config.server_daily_seconds, models, json.dumps(list(config.allowed_channels)),
                 config.required_role_id, int(config.paused),
                 json.dumps(list(config.blocked_words), ensure_ascii=False), int(config.age_restricted_only),
-                self._clock(),
+                config.max_in_flight, self._clock(),
             ),
         )  # fmt: skip
 
-    async def create_task(self, new: NewTask, next_poll_at: float | None = None) -> Task:
-        """Insert in state `submitting`. `next_poll_at` is when the poller should look again if nothing else
-        moves the task first (a crash during the create call): without it the row would never be due."""
+    async def create_task(
+        self, new: NewTask, next_poll_at: float | None = None, max_in_flight: int = 0
+    ) -> Task:
+        """Insert in `submitting` (due at `next_poll_at`: when the poller should look again if nothing else
+        moves the task first, i.e. a crash during the create call) when the provider has room for it and
+        nobody waits ahead of it; else in `waiting`, due now for the line's dispatcher. One statement, so
+        the decision and the insert are atomic against any dispatcher (docs/architecture.md, "The line")."""
         now = self._clock()
         rows = await self._db.execute_fetchall(
-            """INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
-                   model, request, billed_seconds,
-                   created_at, updated_at, next_poll_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            f"""WITH line AS (SELECT ({_ROOM_FOR_NEW}) AS room, ({_NEW_TURN}) AS turn)
+               INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
+                   model, request, billed_seconds, created_at, updated_at, next_poll_at, turn)
+               SELECT CASE WHEN room THEN 'submitting' ELSE 'waiting' END, :source, :guild, :channel,
+                   :member, :origin, :model, :request, :billed, :now, :now,
+                   CASE WHEN room THEN :grace_at ELSE :now END, turn
+               FROM line
                RETURNING *""",
-            (
-                State.SUBMITTING, new.source, new.guild_id, new.channel_id, new.requester_id,
-                new.origin_message_id, new.request.model, new.request.to_json(), new.billed_seconds, now, now,
-                next_poll_at,
-            ),
+            {
+                "source": new.source, "guild": new.guild_id, "channel": new.channel_id,
+                "member": new.requester_id, "origin": new.origin_message_id, "model": new.request.model,
+                "request": new.request.to_json(), "billed": new.billed_seconds, "now": now,
+                "grace_at": next_poll_at, "limit": max_in_flight,
+            },
         )  # fmt: skip
         [row] = rows
         return Task.from_row(row)
+
+    # ---- the line ------------------------------------------------------------------------------------
+
+    async def dispatch_next(
+        self, max_in_flight: int, send_by: float, now: float | None = None
+    ) -> Task | None:
+        """Move the next request of the line to `submitting` (due at `send_by`, when the create call can no
+        longer be in flight) if the provider has room for it: the fair pick (by turn, then first come) among
+        the waiting requests due at `now` whose server is under its own max_in_flight, and only while
+        fewer than `max_in_flight` (0: no limit) are with the provider in all. One UPDATE, so two dispatchers
+        (coroutines or processes) can never put more than the limit with the provider. None: nothing to
+        send now."""
+        moment = self._clock() if now is None else now
+        rows = await self._db.execute_fetchall(
+            f"""UPDATE tasks SET state = 'submitting', next_poll_at = :send_by, updated_at = :now
+                WHERE id = (
+                    SELECT w.id FROM tasks AS w
+                    WHERE w.state = 'waiting' AND w.next_poll_at <= :now
+                      AND {_GUILD_HAS_ROOM.format(guild="w.guild_id")}
+                    ORDER BY w.turn, w.id LIMIT 1)
+                AND (:limit = 0 OR (SELECT COUNT(*) FROM tasks WHERE state IN ({_WITH_PROVIDER})) < :limit)
+                RETURNING *""",
+            {"send_by": send_by, "now": moment, "limit": max_in_flight},
+        )
+        row = next(iter(rows), None)
+        return None if row is None else Task.from_row(row)
+
+    async def line_position(self, task: Task, max_in_flight: int) -> int:
+        """Where a waiting request stands: 1 + the waiting requests the fair order puts before it (all of
+        them while MAX_IN_FLIGHT bounds the total, else its server's)."""
+        async with self._db.execute(
+            "SELECT COUNT(*) + 1 FROM tasks WHERE state = 'waiting' AND (? > 0 OR guild_id IS ?) "
+            "AND (turn < ? OR (turn = ? AND id < ?))",
+            (max_in_flight, task.guild_id, task.turn, task.turn, task.id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 1
+
+    async def waiting(
+        self, limit: int, requester_id: int | None = None, guild_id: int | None = None
+    ) -> list[Task]:
+        """The line in the order it is served (a member's own requests in it, if `requester_id`)."""
+        where = "" if requester_id is None else " AND requester_id = ? AND guild_id IS ?"
+        extra = () if requester_id is None else (requester_id, guild_id)
+        async with self._db.execute(
+            f"SELECT * FROM tasks WHERE state = 'waiting'{where} ORDER BY turn, id LIMIT ?", (*extra, limit)
+        ) as cursor:
+            return [Task.from_row(row) for row in await cursor.fetchall()]
+
+    async def line_counts(self, guild_id: int) -> tuple[int, int, int, int]:
+        """(waiting in the whole line, waiting from this server, with the provider in all, from this
+        server)."""
+        async with self._db.execute(
+            f"""SELECT COALESCE(SUM(state = 'waiting'), 0),
+                  COALESCE(SUM(state = 'waiting' AND guild_id = ?), 0),
+                  COALESCE(SUM(state IN ({_WITH_PROVIDER})), 0),
+                  COALESCE(SUM(state IN ({_WITH_PROVIDER}) AND guild_id = ?), 0)
+                FROM tasks WHERE state IN ('waiting', {_WITH_PROVIDER})""",
+            (guild_id, guild_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (0, 0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    async def cancel(self, task_id: int) -> Task | None:
+        """Take a waiting request out of the line (no API call was made): it no longer counts against any
+        allowance. None when it was no longer waiting (sent meanwhile)."""
+        return await self.transition(
+            task_id, State.WAITING, State.CANCELLED, outcome="cancelled", finished_at=self._clock(),
+            next_poll_at=None,
+        )  # fmt: skip
 
     async def get(self, task_id: int) -> Task | None:
         async with self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)) as cursor:
@@ -385,13 +501,21 @@ class TaskStore:
             (moment, *ids, moment),
         )
 
-    async def next_due_at(self, states: Iterable[State] | None = None) -> float | None:
+    async def next_due_at(
+        self, states: Iterable[State] | None = None, waiting_after: float | None = None
+    ) -> float | None:
         """The earliest next_poll_at of any task (of one of `states`, if given); a leased task's is the end of
-        its lease."""
+        its lease. With `waiting_after`, also of the waiting requests due later than that (the end of a
+        Retry-After: a waiting request due now is not sent for want of room, a freed slot wakes the loop)."""
         wanted = None if states is None else list(states)
-        where = "" if wanted is None else f" AND state IN ({', '.join('?' for _ in wanted)})"
+        where = "" if wanted is None else f"state IN ({', '.join('?' for _ in wanted)})"
+        params: list[Any] = list(wanted or ())
+        if waiting_after is not None:
+            where = f"{where or '0'} OR (state = 'waiting' AND next_poll_at > ?)"
+            params.append(waiting_after)
+        where = f" AND ({where})" if where else ""
         async with self._db.execute(
-            f"SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL{where}", wanted or ()
+            f"SELECT MIN(next_poll_at) FROM tasks WHERE next_poll_at IS NOT NULL{where}", params
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]

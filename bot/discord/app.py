@@ -26,7 +26,7 @@ from bot.discord.delivery import DiscordDelivery
 from bot.discord.health import HealthServer, ack_trace
 from bot.discord.translator import CatalogueTranslator
 from bot.discord.tree import BotTree
-from bot.discord.views import ResultButton
+from bot.discord.views import CancelButton, ResultButton
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class GrokVideoBot(commands.Bot):
             shrink_concurrency=s.shrink_concurrency,
             post_concurrency=s.post_concurrency,
             wake=self._wake_poller,  # a finished shrink makes its task due: the poller (built below) posts it
+            max_in_flight=s.max_in_flight,
         )
         s.video_dir.mkdir(parents=True, exist_ok=True)
         plan = PollPlan(
@@ -95,7 +96,7 @@ class GrokVideoBot(commands.Bot):
                 PREFERRED_DEFAULT_MODEL,
                 self.catalogue.default_model,
             )
-        rules = PipelineRules(s.default_limits, s.max_image_bytes, s.bypass_role_id)
+        rules = PipelineRules(s.default_limits, s.max_image_bytes, s.bypass_role_id, s.max_in_flight)
         timer = PollTimer(self.store, plan)  # one learned schedule for the first poll and every later one
         self.pipeline = Pipeline(
             self.store,
@@ -106,6 +107,7 @@ class GrokVideoBot(commands.Bot):
             self.delivery,
             on_queued=self._wake_poller,
             timer=timer,
+            on_line_moved=self._line_moved,
         )
         self.poller = Poller(
             self.store,
@@ -120,11 +122,13 @@ class GrokVideoBot(commands.Bot):
                 post_concurrency=s.post_concurrency,
                 download_timeout=s.download_timeout_seconds,
                 stall_seconds=s.download_stall_seconds,
+                max_in_flight=s.max_in_flight,
             ),
             timer=timer,
+            send=self.pipeline.send_from_line,  # the line's stage sends what it takes from the line
         )
         # The result buttons are DynamicItems: registered once, they answer clicks on any post, even old ones.
-        self.add_dynamic_items(ResultButton)
+        self.add_dynamic_items(ResultButton, CancelButton)
         # Every command's names and descriptions in Discord's languages, from the catalogues (bot/i18n)
         i18n.set_default_locale(s.default_locale)
         await self.tree.set_translator(CatalogueTranslator())
@@ -147,6 +151,9 @@ class GrokVideoBot(commands.Bot):
 
     def _wake_poller(self) -> None:
         self.poller.wake()
+
+    def _line_moved(self) -> None:
+        self.poller.line_moved()
 
     async def on_message(self, message: discord.Message) -> None:
         # No text commands: the reply-mode listener in cogs/video.py handles mentions itself.

@@ -36,7 +36,7 @@ from bot.core.store import TO_DELIVER, State, Task, TaskStore
 from bot.core.transcode import SHRINK_MAX_SECONDS, Shrinker
 from bot.discord import embeds
 from bot.discord.status_edits import StatusEdits
-from bot.discord.views import result_view
+from bot.discord.views import cancel_view, result_view
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,10 @@ class DiscordDelivery:
         post_concurrency: int = 4,
         wake: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        max_in_flight: int = 0,
     ) -> None:
         self._bot = bot
+        self._max_in_flight = max_in_flight  # MAX_IN_FLIGHT: whose line a waiting request's place is in
         self._store = store
         self._poll_interval = poll_interval
         self._status_edit_seconds = status_edit_seconds
@@ -113,7 +115,10 @@ class DiscordDelivery:
         return estimate_seconds(task.billed_seconds, len(task.request.image_urls), cached[1])
 
     async def status_view(self, task: Task) -> discord.Embed:
-        return embeds.status_embed(task, self._clock(), await self.estimate(task))
+        position = None
+        if task.state is State.WAITING:
+            position = await self._store.line_position(task, self._max_in_flight)
+        return embeds.status_embed(task, self._clock(), await self.estimate(task), position)
 
     async def post_status(self, task: Task, reply_to: int | None) -> None:
         """The channel message the task edits while the video is made (the pipeline's StatusBoard)."""
@@ -124,11 +129,12 @@ class DiscordDelivery:
         if not isinstance(channel, discord.abc.Messageable):
             return
         embed = await self.status_view(task)
-        extra: dict[str, Any] = {}
+        # A request waiting in the line can be taken out of it (views.CancelButton).
+        extra: dict[str, Any] = {"view": cancel_view(task)} if task.state is State.WAITING else {}
         if reply_to is not None:
             # A plain message if the member's message is gone by now: they still get the status.
             reference = channel.get_partial_message(reply_to).to_reference(fail_if_not_exists=False)
-            extra = {"reference": reference, "mention_author": False}
+            extra |= {"reference": reference, "mention_author": False}
         for attempt in range(1, STATUS_POST_TRIES + 1):
             try:
                 status = await channel.send(embed=embed, nonce=_nonce(task, "s"), **extra)

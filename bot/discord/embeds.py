@@ -8,6 +8,7 @@ import re
 
 import discord
 
+from bot.core.policy import line_notice
 from bot.core.scheduler import progress_fraction
 from bot.core.store import State, Task
 
@@ -23,6 +24,7 @@ RED = discord.Colour.red()
 ORANGE = discord.Colour.orange()
 
 _STATE_LABELS = {
+    State.WAITING: "Waiting in line",
     State.SUBMITTING: "Sending to Grok…",
     State.QUEUED: "Queued at Grok",
     State.PROCESSING: "Generating",
@@ -33,6 +35,7 @@ _STATE_LABELS = {
     State.LOST: "Lost",
     State.REJECTED: "Refused by Grok",
     State.DELIVERED: "Done",
+    State.CANCELLED: "Cancelled",
 }
 BAR_WIDTH = 12
 
@@ -91,9 +94,14 @@ def format_elapsed(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def status_embed(task: Task, now: float, estimate: float | None = None) -> discord.Embed:
-    """The channel message a task edits while the video is made."""
+def status_embed(
+    task: Task, now: float, estimate: float | None = None, position: int | None = None
+) -> discord.Embed:
+    """The channel message a task edits while the video is made; `position`: its place in the line while
+    it waits (shown in the title and a field, so the message changes as the line moves)."""
     state = _STATE_LABELS.get(task.state, task.state.value)
+    if position is not None:
+        state = f"{state}: #{position}"
     colour = {State.FAILED: RED, State.EXPIRED: RED, State.LOST: RED, State.DELIVERED: GREEN}.get(
         task.state, BLURPLE
     )
@@ -104,14 +112,16 @@ def status_embed(task: Task, now: float, estimate: float | None = None) -> disco
         name="Options", value=options_line(task).split(" · ", 1)[1] if " · " in options_line(task) else "-"
     )
     started = task.submitted_at or task.created_at
-    if task.state in (State.QUEUED, State.PROCESSING, State.SUBMITTING) and estimate:
+    if position is not None:
+        embed.add_field(name="In line", value=line_notice(position, task.next_poll_at, now), inline=False)
+    elif task.state in (State.QUEUED, State.PROCESSING, State.SUBMITTING) and estimate:
         elapsed = now - started
         embed.add_field(
             name=f"Elapsed {format_elapsed(elapsed)} · about {format_elapsed(estimate - elapsed)} left",
             value=progress_bar(progress_fraction(elapsed, estimate)),
             inline=False,
         )
-    elif task.finished_at is not None:
+    elif task.finished_at is not None and task.state is not State.CANCELLED:
         embed.add_field(name="Took", value=format_elapsed(task.finished_at - started), inline=False)
     embed.set_footer(text=task_footer(task))
     embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)

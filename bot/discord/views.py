@@ -1,4 +1,5 @@
-"""Buttons under every posted outcome: Regenerate, Delete, Details.
+"""Buttons under every posted outcome: Regenerate, Delete, Details; and Cancel under a waiting request's
+status message.
 
 They are `DynamicItem`s: the action and the task id live in the custom_id and everything else in the
 store, so a button made before a restart works after it (no "this button no longer works"). The bot
@@ -164,4 +165,74 @@ def result_view(task: Task) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ("regen", "delete", "details"):
         view.add_item(ResultButton(action, task.id))
+    return view
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"grokvideo:cancel:(?P<task>[0-9]{1,19})",
+):
+    """Under a waiting request's status message: takes it out of the line, with no API call; the member's
+    allowance is given back (a cancelled request never counts). The requester or a moderator may."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                emoji="✖️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"grokvideo:cancel:{task_id}",
+            )
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> CancelButton:
+        return cls(int(match["task"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self._cancel(interaction)
+        except Exception:
+            log.exception("cancel on task %s failed", self.task_id)
+            await embeds.send_private(interaction, embeds.OOPS)
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
+        task = await bot.store.get(self.task_id)
+        perms = interaction.permissions
+        if task is None or (
+            interaction.user.id != task.requester_id and not (perms.manage_guild or perms.manage_messages)
+        ):
+            problem = "Only the member who asked for it or a moderator can cancel it."
+            await embeds.send_private(interaction, embeds.refusal_embed("Not yours to cancel", [problem]))
+            return
+        cancelled = await bot.store.cancel(task.id)
+        if cancelled is None:
+            await embeds.send_private(
+                interaction,
+                embeds.refusal_embed(
+                    "Too late to cancel", [f"Task #{task.id} was already sent to Grok (or is finished)."]
+                ),
+            )
+            return
+        log.info("task %s: cancelled while waiting in line by %s", task.id, interaction.user.id)
+        # The click came from the status message itself: show it cancelled, without the button.
+        await interaction.response.edit_message(embed=await bot.delivery.status_view(cancelled), view=None)
+        bot.poller.line_moved()
+        await embeds.send_private(
+            interaction,
+            embeds.info_embed(
+                "✖️ Cancelled",
+                f"Task #{task.id} is out of the line. Nothing was sent to Grok, and it no longer counts "
+                "against any allowance.",
+            ),
+        )
+
+
+def cancel_view(task: Task) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(task.id))
     return view
