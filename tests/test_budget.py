@@ -48,7 +48,7 @@ async def _settle() -> None:
 
 
 def budget(vt: VirtualTime, rate: float = 5.0, burst: int = 2) -> RequestBudget:
-    return RequestBudget(rate, burst, clock=vt.clock, sleep=vt.sleep)
+    return RequestBudget(rate, burst, margin=1.0, clock=vt.clock, sleep=vt.sleep)
 
 
 async def leave_times(vt: VirtualTime, b: RequestBudget, count: int, until: float) -> list[float]:
@@ -101,7 +101,7 @@ async def test_waiters_that_wake_late_never_put_more_than_the_rate_in_a_second_n
     async def sleep(seconds: float) -> None:
         await vt.sleep(seconds + (rng.uniform(0, 0.15) if seconds > 0 else 0.0))
 
-    b = RequestBudget(5, 1, clock=vt.clock, sleep=sleep)
+    b = RequestBudget(5, 1, margin=1.0, clock=vt.clock, sleep=sleep)
     left = await leave_times(vt, b, 30, until=20)
     assert most_in_half_open_window(left) <= 5
     # At most two late wake-ups' worth behind (its slot's, and one wait for room in the window), where
@@ -137,6 +137,20 @@ async def test_a_create_goes_before_the_queued_polls_and_the_rate_still_holds() 
     assert all(t.done() for t in [*polls, member])
     assert create_left[0] <= 1.0 + 0.2 + 1e-9
     assert most_in_half_open_window(sorted(left)) <= 5
+
+
+async def test_with_its_margin_no_closed_second_holds_more_than_the_rate() -> None:
+    """As the provider counts (a closed second, each request stamped on arrival, a few ms of jitter on the
+    way), 100 requests at rate 25 never put 26 in a second; without the margin, one at each end of a second
+    exactly 1/rate apart would."""
+    vt = VirtualTime()
+    rng = random.Random(3)
+    left = await leave_times(vt, RequestBudget(25, 1, clock=vt.clock, sleep=vt.sleep), 100, until=10)
+    arrived = sorted(t + rng.uniform(0, 0.004) for t in left)
+    assert most_in_any_window(arrived) <= 25
+    assert left[-1] <= 99 / 25 * 1.011, "paced about 1 % under the rate, not more"
+    exact = await leave_times(vt, budget(vt, rate=25, burst=1), 100, until=30)
+    assert most_in_any_window(exact) == 26, "the margin is what keeps the 26th out"
 
 
 async def test_a_pause_holds_every_waiter_until_it_ends_and_then_they_leave_at_the_rate() -> None:
