@@ -196,7 +196,7 @@ def oops_embed(locale: str | None = None) -> discord.Embed:
     )
 
 
-#: oops_embed in DEFAULT_LOCALE's language as it was at import (English): for callers with no locale at hand.
+#: oops_embed in English, for callers with no locale at hand (bot/discord/views.py).
 OOPS = oops_embed("en-US")
 
 
