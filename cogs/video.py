@@ -20,7 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.catalogue import MAX_PROMPT_CHARS, Catalogue
+from bot.core.catalogue import MAX_PROMPT_CHARS, Catalogue, ModelSpec
 from bot.core.member_input import ImageFile, parse_duration, parse_reply, request_from
 from bot.core.pipeline import Submission
 from bot.core.policy import Refused
@@ -29,9 +29,11 @@ from bot.discord.requests import (
     answer_interaction,
     answer_message,
     image_file,
+    interaction_locale,
     origin_of_interaction,
     origin_of_message,
 )
+from bot.i18n import localise_str, msg
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -41,15 +43,24 @@ log = logging.getLogger(__name__)
 #: Discord shows at most 25 choices; beyond that an option takes free text (the catalogue still checks it).
 MAX_CHOICES = 25
 NO_IMAGES = Refused(
-    "No images to animate",
-    ["That message has no image attachments."],
-    "Use this on a message with pictures, or use /video for a video from text.",
+    msg("No images to animate"),
+    [msg("That message has no image attachments.")],
+    msg("Use this on a message with pictures, or use /video for a video from text."),
 )
 NO_IMAGES_IN_REPLY = Refused(
-    "No images to animate",
-    ["Reply to a message with images (or attach some) when you mention me."],
-    "For a video from text alone, use /video.",
+    msg("No images to animate"),
+    [msg("Reply to a message with images (or attach some) when you mention me.")],
+    msg("For a video from text alone, use /video."),
 )
+
+
+def duration_choice(spec: ModelSpec, seconds: int) -> str:
+    """A duration's name in /video's suggestions: the default (or the only length) says so, with its model."""
+    if seconds != spec.default_duration:
+        return msg("{seconds} seconds", seconds=seconds)
+    if len(spec.durations) > 1:
+        return msg("{seconds} seconds (default, {model})", seconds=seconds, model=spec.id)
+    return msg("{seconds} seconds (always, {model})", seconds=seconds, model=spec.id)
 
 
 def image_slots(catalogue: Catalogue) -> list[str]:
@@ -137,7 +148,7 @@ def build_video_command(
 # message as it is now, or answers privately with what the member typed.
 
 FORM_ID = re.compile(r"grokvideo:animate:(\d+):(\d+):[0-9a-f]+")
-FORM_LOST = "I couldn't make a video from that form"
+FORM_LOST = msg("I couldn't make a video from that form")
 
 
 def form_custom_id(target: discord.Message) -> str:
@@ -164,10 +175,11 @@ def echo_refusal(values: Mapping[str, str | None]) -> Refused:
     """The form cannot be acted on: say why, and give back what the member typed so nothing is lost."""
     options = "".join(f"\n{name}: {value}" for name, value in values.items() if value and name != "prompt")
     prompt = (values.get("prompt") or "").replace("```", "'" * 3)
+    typed = f"```\n{prompt}\n```{options}"
     return Refused(
         FORM_LOST,
-        ["The message you picked is gone, or has no images any more."],
-        f"Here is what you typed, to use on another message or with /video:\n```\n{prompt}\n```{options}",
+        [msg("The message you picked is gone, or has no images any more.")],
+        msg("Here is what you typed, to use on another message or with /video:\n{typed}", typed=typed),
     )
 
 
@@ -194,8 +206,16 @@ async def submit_form(
 
 
 class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
-    def __init__(self, bot: GrokVideoBot, target: discord.Message, images: list[ImageFile]) -> None:
-        super().__init__(timeout=900, custom_id=form_custom_id(target))
+    """The form, in the language of the member who opened it (`locale`: their Discord locale code)."""
+
+    def __init__(
+        self, bot: GrokVideoBot, target: discord.Message, images: list[ImageFile], locale: str | None = None
+    ) -> None:
+        def say(text: str) -> str:
+            return localise_str(text, locale)
+
+        super().__init__(timeout=900, custom_id=form_custom_id(target), title=say(msg("Animate with Grok")))
+        self.locale = locale
         self.bot = bot
         self.target = target
         self.images = images
@@ -205,7 +225,7 @@ class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
             custom_id="prompt",
             style=discord.TextStyle.paragraph,
             max_length=MAX_PROMPT_CHARS,
-            placeholder="What should happen? Subject, action, camera movement, style…",
+            placeholder=say(msg("What should happen? Subject, action, camera movement, style…")),
         )
         self.model: discord.ui.Select[AnimateModal] = discord.ui.Select(
             custom_id="model",
@@ -220,29 +240,29 @@ class AnimateModal(discord.ui.Modal, title="Animate with Grok"):
             custom_id="duration",
             required=False,
             max_length=4,
-            placeholder=f"{default.default_duration} (leave empty for the default)",
+            placeholder=say(msg("{seconds} (leave empty for the default)", seconds=default.default_duration)),
         )
         self.aspect_ratio: discord.ui.Select[AnimateModal] = discord.ui.Select(
             custom_id="aspect_ratio",
             required=False,
-            placeholder=f"{default.default_aspect_ratio} (default)",
+            placeholder=say(msg("{value} (default)", value=default.default_aspect_ratio)),
             options=[discord.SelectOption(label=r, value=r) for r in catalogue.aspect_ratios()[:MAX_CHOICES]],
         )
         self.resolution: discord.ui.Select[AnimateModal] = discord.ui.Select(
             custom_id="resolution",
             required=False,
-            placeholder=f"{default.default_resolution} (default)",
+            placeholder=say(msg("{value} (default)", value=default.default_resolution)),
             options=[discord.SelectOption(label=r, value=r) for r in catalogue.resolutions()[:MAX_CHOICES]],
         )
-        self.add_item(discord.ui.Label(text="Prompt", component=self.prompt))
-        self.add_item(discord.ui.Label(text="Model", component=self.model))
-        self.add_item(discord.ui.Label(text="Duration (seconds)", component=self.duration))
-        self.add_item(discord.ui.Label(text="Aspect ratio", component=self.aspect_ratio))
-        self.add_item(discord.ui.Label(text="Resolution", component=self.resolution))
+        self.add_item(discord.ui.Label(text=say(msg("Prompt")), component=self.prompt))
+        self.add_item(discord.ui.Label(text=say(msg("Model")), component=self.model))
+        self.add_item(discord.ui.Label(text=say(msg("Duration (seconds)")), component=self.duration))
+        self.add_item(discord.ui.Label(text=say(msg("Aspect ratio")), component=self.aspect_ratio))
+        self.add_item(discord.ui.Label(text=say(msg("Resolution")), component=self.resolution))
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # Modal narrows it
         log.error("the Animate with Grok form failed", exc_info=error)
-        await embeds.send_private(interaction, embeds.OOPS)
+        await embeds.send_private(interaction, embeds.oops_embed(interaction_locale(interaction)))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -282,9 +302,9 @@ class VideoCog(commands.Cog):
     ) -> list[app_commands.Choice[int]]:
         spec = self.bot.catalogue.spec_or_default(getattr(interaction.namespace, "model", None))
         values = [d for d in spec.durations if str(d).startswith(current.strip())] or list(spec.durations)
-        default = f" (default, {spec.id})" if len(spec.durations) > 1 else f" (always, {spec.id})"
+        locale = interaction_locale(interaction)
         return [
-            app_commands.Choice(name=f"{d} seconds{default if d == spec.default_duration else ''}", value=d)
+            app_commands.Choice(name=localise_str(duration_choice(spec, d), locale), value=d)
             for d in values[:MAX_CHOICES]
         ]
 
@@ -300,7 +320,7 @@ class VideoCog(commands.Cog):
         if refusal := await self.bot.pipeline.precheck(origin, tuple(images)):
             await answer_interaction(interaction, refusal)
             return
-        form = AnimateModal(self.bot, message, images)
+        form = AnimateModal(self.bot, message, images, interaction_locale(interaction))
         self.open_forms[form.custom_id] = form
         await interaction.response.send_modal(form)
 
@@ -327,7 +347,7 @@ class VideoCog(commands.Cog):
             await submit_form(self.bot, interaction, target_id, images, values)
         except Exception:
             log.exception("a form submitted from before a restart failed")
-            await embeds.send_private(interaction, embeds.OOPS)
+            await embeds.send_private(interaction, embeds.oops_embed(interaction_locale(interaction)))
 
     async def _images_now(self, channel_id: int, message_id: int, guild_id: int | None) -> list[ImageFile]:
         """The images of the form's message as it is now; none if it is gone or can't be read."""

@@ -114,13 +114,15 @@ async def test_a_member_in_another_language_uses_the_commands(
     emu: DiscordEmulator, start_bot: StartBot
 ) -> None:
     """Discord sends the default (English) names in interactions whatever the member's language; the bot
-    answers them as before, and DEFAULT_LOCALE from the settings is in force."""
+    answers them as before (its answer in the member's language), and DEFAULT_LOCALE from the settings is in
+    force."""
     try:
         await start_bot(DEFAULT_LOCALE="pt-BR")
         assert i18n.default_locale() == "pt-BR" and i18n.resolve_locale(None) == "pt-BR"
         handle = await emu.slash_command("video", {"prompt": "a red kite", "duration": 6}, locale="ja")
         await handle.wait_followup()
-        assert handle.ephemeral and "queued" in handle.text()
+        assert handle.ephemeral and "**#1**" in handle.text()
+        assert "キューに追加しました" in handle.text(), "the answer is in the member's language (ja)"
         help_handle = await emu.slash_command("videohelp", {}, locale="de")
         await help_handle.wait_for(lambda h: bool(h.text()))
         assert "/video" in help_handle.text()

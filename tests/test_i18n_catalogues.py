@@ -33,10 +33,11 @@ ENV = {"DISCORD_TOKEN": "x" * 40, "GROK_API_KEY": "y" * 40}
 
 
 def extracted() -> dict[tuple[str | None, str], str]:
-    """(msgctxt, msgid) -> where, for everything `pybabel extract -F babel.cfg -k translate:2 .` finds."""
+    """(msgctxt, msgid) -> where, for everything `pybabel extract -F babel.cfg -k translate:2 -k msg .`
+    finds."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    keywords = {**DEFAULT_KEYWORDS, "translate": (2,)}
+    keywords = {**DEFAULT_KEYWORDS, "translate": (2,), "msg": (1,)}
     found: dict[tuple[str | None, str], str] = {}
     for filename, lineno, message, _comments, context in extract_from_dir(
         ROOT, method_map, options_map, keywords, directory_filter=lambda d: ".venv" not in d

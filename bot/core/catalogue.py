@@ -22,10 +22,10 @@ from bot.core.models import (
     ModelSpec,
     catalogue_problems,
     join_or,
-    plural,
 )
 from bot.core.models_file import apply_overrides
 from bot.core.request import VideoRequest
+from bot.i18n import Msg, all_of, msg, number
 
 __all__ = [
     "MAX_MODELS",
@@ -75,11 +75,11 @@ def _echo(value: object, limit: int = 24) -> str:
         # str() of a huge int is slow (and refused past 4,300 digits); nobody needs the digits back.
         if abs(value) < 1_000_000:
             return str(value)
-        return "a huge number" if value > 0 else "a negative number"
+        return msg("a huge number") if value > 0 else msg("a negative number")
     # One line, and "@everyone" quoted back cannot ping even if a caller forgets allowed_mentions.
     text = " ".join(str(value).split()).replace("@", "@\u200b")
     if not text:
-        return "an empty value"
+        return msg("an empty value")
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
 
 
@@ -157,30 +157,32 @@ class Catalogue:
         return self.models.get(model_id)
 
     def validate(self, request: VideoRequest) -> list[str]:
-        """Every problem with the request at once, as sentences a member understands; empty means valid."""
+        """Every problem with the request at once, as sentences a member understands; empty means valid.
+        Each is a `Msg` (bot.i18n): English as a `str`, and in the member's language once localised."""
         problems: list[str] = []
         spec = self.models.get(request.model)
         if spec is None:
             problems.append(self._unknown_model(request.model))
         prompt = request.prompt.strip()
         if not visible(prompt):
-            problems.append("Please describe the video you want: the prompt is empty.")
+            problems.append(msg("Please describe the video you want: the prompt is empty."))
         elif len(prompt) > MAX_PROMPT_CHARS:
             problems.append(
-                f"The prompt can be at most {MAX_PROMPT_CHARS:,} characters long (yours is {len(prompt):,})."
+                msg(
+                    "The prompt can be at most {limit} characters long (yours is {length}).",
+                    limit=number(MAX_PROMPT_CHARS),
+                    length=number(len(prompt)),
+                )
             )
         images = request.image_urls
         if spec is not None:
             problems.extend(self._option_problems(spec, request))
             if len(images) > spec.max_images:
-                if spec.max_images == 0:
-                    problems.append(f"{spec.id} does not take reference images (you gave {len(images)}).")
-                else:
-                    problems.append(
-                        f"{spec.id} takes up to {plural(spec.max_images, 'image')} (you gave {len(images)})."
-                    )
+                problems.append(self._too_many_images(spec, len(images)))
             if spec.public_urls_only and any(_is_data_image(u) for u in images):
-                problems.append(f"{spec.id} needs images as public links, not embedded (data:) images.")
+                problems.append(
+                    msg("{model} needs images as public links, not embedded (data:) images.", model=spec.id)
+                )
         bad = [n for n, url in enumerate(images, 1) if not (_is_web_url(url) or _is_data_image(url))]
         if bad:
             problems.append(self._bad_images(bad, public_only=spec is not None and spec.public_urls_only))
@@ -217,26 +219,84 @@ class Catalogue:
         return body
 
     @staticmethod
+    def _too_many_images(spec: ModelSpec, given: int) -> Msg:
+        if spec.max_images == 0:
+            return msg(
+                "{model} does not take reference images (you gave {given}).", model=spec.id, given=given
+            )
+        if spec.max_images == 1:
+            return msg("{model} takes at most one image (you gave {given}).", model=spec.id, given=given)
+        return msg(
+            "{model} takes up to {count} images (you gave {given}).",
+            model=spec.id,
+            count=spec.max_images,
+            given=given,
+        )
+
+    @staticmethod
     def _option_problems(spec: ModelSpec, request: VideoRequest) -> list[str]:
         out: list[str] = []
         d, lo, hi = request.duration, spec.durations[0], spec.durations[-1]
         if d is not None and d not in spec.durations:
-            you = f"(you asked for {_echo(d)})"
+            model, asked = spec.id, _echo(d)
             if not spec.send_duration:
-                out.append(f"{spec.id} always makes {lo}-second videos; leave duration empty.")
+                out.append(
+                    msg(
+                        "{model} always makes {seconds}-second videos; leave duration empty.",
+                        model=model,
+                        seconds=lo,
+                    )
+                )
             elif len(spec.durations) == 1:
-                out.append(f"{spec.id} always makes {lo}-second videos {you}.")
+                out.append(
+                    msg(
+                        "{model} always makes {seconds}-second videos (you asked for {asked}).",
+                        model=model,
+                        seconds=lo,
+                        asked=asked,
+                    )
+                )
             elif spec.is_range():
-                out.append(f"{spec.id} takes any whole number of seconds from {lo} to {hi} {you}.")
+                out.append(
+                    msg(
+                        "{model} takes any whole number of seconds from {low} to {high} "
+                        "(you asked for {asked}).",
+                        model=model,
+                        low=lo,
+                        high=hi,
+                        asked=asked,
+                    )
+                )
             else:
-                out.append(f"{spec.id} takes {spec.describe_durations()} seconds {you}.")
+                out.append(
+                    msg(
+                        "{model} takes {durations} seconds (you asked for {asked}).",
+                        model=model,
+                        durations=spec.describe_durations(),
+                        asked=asked,
+                    )
+                )
         options = ((request.aspect_ratio, spec.aspect_ratios), (request.resolution, spec.resolutions))
-        for asked, allowed in options:
-            if asked is not None and asked not in allowed:
+        for wanted, allowed in options:
+            if wanted is not None and wanted not in allowed:
                 if len(allowed) == 1:
-                    out.append(f"{spec.id} only makes {allowed[0]} videos (you asked for {_echo(asked)}).")
+                    out.append(
+                        msg(
+                            "{model} only makes {value} videos (you asked for {asked}).",
+                            model=spec.id,
+                            value=allowed[0],
+                            asked=_echo(wanted),
+                        )
+                    )
                 else:
-                    out.append(f"{spec.id} makes {join_or(allowed)} videos (you asked for {_echo(asked)}).")
+                    out.append(
+                        msg(
+                            "{model} makes {values} videos (you asked for {asked}).",
+                            model=spec.id,
+                            values=join_or(allowed),
+                            asked=_echo(wanted),
+                        )
+                    )
         return out
 
     def _unknown_model(self, asked: str) -> str:
@@ -245,21 +305,29 @@ class Catalogue:
         # Keep the sentence short even for a large owner-defined catalogue.
         while len(", ".join(shown)) > 200 and len(shown) > 1:
             shown = shown[:-1]
-        listing = join_or(shown) if shown == ids else f"{', '.join(shown)} and {len(ids) - len(shown)} more"
+        listing = (
+            join_or(shown)
+            if shown == ids
+            else msg("{models} and {count} more", models=", ".join(shown), count=len(ids) - len(shown))
+        )
         if not asked.strip():
-            return f"Please choose a model: {listing}."
-        return f"There is no model called {_echo(asked)}. Choose one of: {listing}."
+            return msg("Please choose a model: {models}.", models=listing)
+        return msg(
+            "There is no model called {asked}. Choose one of: {models}.", asked=_echo(asked), models=listing
+        )
 
     @staticmethod
     def _bad_images(positions: list[int], *, public_only: bool) -> str:
-        accepted = "links starting with http:// or https://"
-        if not public_only:
-            accepted += " or embedded images (data:image/…)"
-        if len(positions) == 1:
-            which = f"Image {positions[0]} is not a usable image"
-        elif len(positions) <= 6:
-            numbers = [str(p) for p in positions]
-            which = f"Images {', '.join(numbers[:-1])} and {numbers[-1]} are not usable images"
+        if public_only:
+            accepted = msg("links starting with http:// or https://")
         else:
-            which = f"{len(positions)} of the images are not usable images"
-        return f"{which}; please send images as {accepted}."
+            accepted = msg("links starting with http:// or https:// or embedded images (data:image/…)")
+        if len(positions) == 1:
+            which = msg("Image {position} is not a usable image", position=positions[0])
+        elif len(positions) <= 6:
+            which = msg(
+                "Images {positions} are not usable images", positions=all_of(str(p) for p in positions)
+            )
+        else:
+            which = msg("{count} of the images are not usable images", count=len(positions))
+        return msg("{problem}; please send images as {accepted}.", problem=which, accepted=accepted)

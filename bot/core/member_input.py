@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.catalogue import Catalogue
 from bot.core.request import VideoRequest
+from bot.i18n import msg, number
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
@@ -28,14 +29,23 @@ class ImageFile:
 
 
 def image_problems(files: list[ImageFile], max_bytes: int) -> list[str]:
-    problems = []
+    problems: list[str] = []
     for f in files:
         kind = (f.content_type or "").split(";")[0].strip().lower()
         if kind not in IMAGE_TYPES:
-            problems.append(f"{f.filename} is not an image I can use (PNG, JPEG, WebP or GIF).")
+            problems.append(
+                msg("{file} is not an image I can use (PNG, JPEG, WebP or GIF).", file=f.filename)
+            )
         elif f.size > max_bytes:
-            size, cap = f.size / 1048576, max_bytes / 1048576
-            problems.append(f"{f.filename} is {size:.2f} MB; images can be at most {round(cap, 2):g} MB.")
+            size, cap = number(f.size / 1048576, "0.00"), number(max_bytes / 1048576, "0.##")
+            problems.append(
+                msg(
+                    "{file} is {size} MB; images can be at most {limit} MB.",
+                    file=f.filename,
+                    size=size,
+                    limit=cap,
+                )
+            )
     return problems
 
 
@@ -88,9 +98,13 @@ def parse_reply(text: str, catalogue: Catalogue) -> ParsedReply:
         flag, value = match.group(1).lower(), match.group(2)
         name = _FLAG_NAMES.get(flag)
         if name is None:
-            problems.append(f"I don't know the option {flag}. I know --model, --duration, --ar and --res.")
+            problems.append(
+                msg("I don't know the option {flag}. I know --model, --duration, --ar and --res.", flag=flag)
+            )
         elif value is None:
-            problems.append(f"{flag} needs a value, e.g. {flag} {examples[name]}.")
+            problems.append(
+                msg("{flag} needs a value, e.g. {flag} {example}.", flag=flag, example=examples[name])
+            )
         else:
             options[name] = value
         return " "
@@ -115,5 +129,8 @@ def parse_duration(raw: str | None) -> tuple[int | None, str | None]:
         return None, None
     text = raw.strip().lower().removesuffix("s").strip()
     if not text.isdigit():
-        return None, f"The duration must be a whole number of seconds (you wrote “{raw.strip()[:20]}”)."
+        written = raw.strip()[:20]
+        return None, msg(
+            "The duration must be a whole number of seconds (you wrote “{written}”).", written=written
+        )
     return int(text), None

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from bot.i18n import Msg, any_of
+
 Billing = Literal["per_second", "per_call"]
 BILLINGS: tuple[str, ...] = get_args(Billing)
 
@@ -25,11 +27,10 @@ _RATIO_RE = re.compile(r"[1-9][0-9]?:[1-9][0-9]?")
 _RESOLUTION_RE = re.compile(r"[0-9A-Za-z]{2,10}")
 
 
-def join_or(items: Sequence[str]) -> str:
-    """ "a, b or c": how lists of allowed values read in messages."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
+def join_or(items: Sequence[str]) -> Msg:
+    """ "a, b or c": how lists of allowed values read in messages; a `Msg`, so a member reads "a、b或c" or
+    "a, b oder c" in their language (bot.i18n.any_of)."""
+    return any_of(items)
 
 
 def plural(n: int, word: str) -> str:
@@ -67,6 +68,7 @@ class ModelSpec:
         return duration
 
     def describe_durations(self) -> str:
+        """The durations the model takes; a list is a `Msg` ("6, 10 or 12") read in the member's language."""
         d = self.durations
         if len(d) == 1:
             return f"always {d[0]}"

@@ -11,6 +11,7 @@ import discord
 from bot.core.policy import line_notice
 from bot.core.scheduler import progress_fraction
 from bot.core.store import State, Task
+from bot.i18n import localise_str, msg
 
 log = logging.getLogger(__name__)
 
@@ -177,23 +178,36 @@ def failure_embed(task: Task) -> discord.Embed:
     return embed
 
 
-def refusal_embed(title: str, problems: list[str], hint: str | None = None) -> discord.Embed:
-    """A private 'no': what was wrong and what would work."""
-    body = "\n".join(f"• {p}" for p in problems)
+def refusal_embed(
+    title: str, problems: list[str], hint: str | None = None, *, locale: str | None = None
+) -> discord.Embed:
+    """A private 'no': what was wrong and what would work. Title, problems and hint that are `Msg`s are
+    shown in `locale`'s language (a Discord locale code; None: DEFAULT_LOCALE); plain text as it is."""
+    body = "\n".join(f"• {localise_str(p, locale)}" for p in problems)
     if hint:
-        body += f"\n\n{hint}"
-    return discord.Embed(title=title, description=clip(body, DESCRIPTION_LIMIT), colour=ORANGE)
+        body += f"\n\n{localise_str(hint, locale)}"
+    heading = localise_str(title, locale)
+    return discord.Embed(title=heading, description=clip(body, DESCRIPTION_LIMIT), colour=ORANGE)
 
 
-def info_embed(title: str, description: str) -> discord.Embed:
-    return discord.Embed(title=title, description=clip(description, DESCRIPTION_LIMIT), colour=BLURPLE)
+def info_embed(title: str, description: str, *, locale: str | None = None) -> discord.Embed:
+    """A private 'yes' or a piece of information; `Msg` title and description in `locale`'s language."""
+    text = clip(localise_str(description, locale), DESCRIPTION_LIMIT)
+    return discord.Embed(title=localise_str(title, locale), description=text, colour=BLURPLE)
 
 
-OOPS = refusal_embed(
-    "Something went wrong on my side",
-    ["I couldn't finish that. If a video was already queued, it will still be posted here."],
-    "Please try again in a moment; see /videos mine for your videos.",
-)
+def oops_embed(locale: str | None = None) -> discord.Embed:
+    """The answer to a failure of ours, in `locale`'s language."""
+    return refusal_embed(
+        msg("Something went wrong on my side"),
+        [msg("I couldn't finish that. If a video was already queued, it will still be posted here.")],
+        msg("Please try again in a moment; see /videos mine for your videos."),
+        locale=locale,
+    )
+
+
+#: oops_embed in English, for callers with no locale at hand (bot/discord/views.py).
+OOPS = oops_embed("en-US")
 
 
 #: Discord's answers once an interaction can't be answered any more: not acknowledged within 3 seconds

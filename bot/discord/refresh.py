@@ -29,6 +29,7 @@ import discord
 from bot.core.policy import Refused
 from bot.core.request import VideoRequest
 from bot.core.store import Task, TaskStore
+from bot.i18n import msg
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +43,19 @@ _ATTACHMENT_PATH = re.compile(r"(?:/media)?/(?:ephemeral-)?attachments/(\d+)/(\d
 _REFRESH_BATCH = 50
 
 IMAGES_GONE = Refused(
-    "Can't make this video again",
-    ["The images of this video are no longer on Discord, so it can't be made again."],
-    "Post them again and use /video or reply mode.",
+    msg("Can't make this video again"),
+    [msg("The images of this video are no longer on Discord, so it can't be made again.")],
+    msg("Post them again and use /video or reply mode."),
 )
 UNREADABLE = Refused(
-    "Can't make this video again",
-    ["I can no longer read the message this video's images came from."],
-    "Post them again and use /video or reply mode.",
+    msg("Can't make this video again"),
+    [msg("I can no longer read the message this video's images came from.")],
+    msg("Post them again and use /video or reply mode."),
 )
 DISCORD_UNREACHABLE = Refused(
-    "Can't make this video again right now",
-    ["Discord did not let me read this video's images just now."],
-    "Please try again in a minute.",
+    msg("Can't make this video again right now"),
+    [msg("Discord did not let me read this video's images just now.")],
+    msg("Please try again in a minute."),
 )
 
 

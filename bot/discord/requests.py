@@ -14,6 +14,7 @@ from bot.core.member_input import ImageFile
 from bot.core.pipeline import Accepted, Origin, Outcome
 from bot.core.policy import Refused
 from bot.discord import embeds
+from bot.i18n import Msg, localise_str, msg
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,15 @@ REQUIRED_THREAD_PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 
-#: The name each needed permission has in Discord's settings, for the refusal that lists what is missing.
-_PERMISSION_NAMES = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "send_messages_in_threads": "Send Messages in Threads",
-    "embed_links": "Embed Links",
-    "attach_files": "Attach Files",
-    "read_message_history": "Read Message History",
+#: The name each needed permission has in Discord's settings, for the refusal that lists what is missing
+#: (each a `Msg`: the catalogues hold the names Discord's settings show in each language).
+_PERMISSION_NAMES: dict[str, Msg] = {
+    "view_channel": msg("View Channel"),
+    "send_messages": msg("Send Messages"),
+    "send_messages_in_threads": msg("Send Messages in Threads"),
+    "embed_links": msg("Embed Links"),
+    "attach_files": msg("Attach Files"),
+    "read_message_history": msg("Read Message History"),
 }
 
 #: What Discord (and discord.py's Thread.permissions_for) deny in a thread along with Send Messages in
@@ -153,25 +155,39 @@ def origin_of_message(message: discord.Message, *, images_from: discord.Message)
     return _place("reply", guild, channel, author, manages, permissions, images_from.id, message.id)
 
 
-def refusal_embed(refusal: Refused) -> discord.Embed:
-    return embeds.refusal_embed(refusal.title, refusal.problems, refusal.hint)
+def interaction_locale(interaction: discord.Interaction) -> str:
+    """The member's Discord language (`zh-CN`, `de`…): what their answers are written in."""
+    return str(interaction.locale)
 
 
-def outcome_embed(outcome: Outcome) -> discord.Embed:
+def message_locale(message: discord.Message) -> str | None:
+    """A message carries no language of its author: the server's preferred one, else DEFAULT_LOCALE (None)."""
+    guild = message.guild
+    return str(guild.preferred_locale) if guild is not None and guild.preferred_locale else None
+
+
+def refusal_embed(refusal: Refused, locale: str | None = None) -> discord.Embed:
+    return embeds.refusal_embed(refusal.title, refusal.problems, refusal.hint, locale=locale)
+
+
+def outcome_embed(outcome: Outcome, locale: str | None = None) -> discord.Embed:
+    """The answer to a submission in `locale`'s language (a Discord locale code; None: DEFAULT_LOCALE)."""
     if isinstance(outcome, Refused):
-        return refusal_embed(outcome)
+        return refusal_embed(outcome, locale)
     task = outcome.task
     lines = [
-        f"Task **#{task.id}** is queued ({embeds.options_line(task)}).",
-        "I'll post the video in this channel and mention you when it's ready.",
+        msg("Task **#{task}** is queued ({options}).", task=task.id, options=embeds.options_line(task)),
+        msg("I'll post the video in this channel and mention you when it's ready."),
         *outcome.notices,
     ]
-    return embeds.info_embed("🎬 On it!", "\n".join(lines))
+    text = "\n".join(localise_str(line, locale) for line in lines)
+    title = localise_str(msg("On it!"), locale)
+    return embeds.info_embed(f"🎬 {title}", text)
 
 
 async def answer_interaction(interaction: discord.Interaction, outcome: Outcome) -> None:
-    """Privately, whether or not the interaction was deferred."""
-    await embeds.send_private(interaction, outcome_embed(outcome))
+    """Privately, whether or not the interaction was deferred, in the member's language."""
+    await embeds.send_private(interaction, outcome_embed(outcome, interaction_locale(interaction)))
 
 
 async def answer_message(message: discord.Message, outcome: Outcome) -> None:
@@ -179,6 +195,7 @@ async def answer_message(message: discord.Message, outcome: Outcome) -> None:
     if isinstance(outcome, Accepted):
         return
     try:
-        await message.reply(embed=refusal_embed(outcome), mention_author=False)
+        embed = refusal_embed(outcome, message_locale(message))
+        await message.reply(embed=embed, mention_author=False)
     except discord.HTTPException as exc:
         log.info("could not reply with a refusal in %s: %s", message.channel.id, exc)
