@@ -55,10 +55,11 @@ async def test_a_chinese_members_video_is_posted_in_chinese_after_a_restart(
 async def test_a_chinese_members_failure_labels_the_providers_words(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:
-    await start_bot()
     reason = "Reference image could not be accessed."
-    grok_api.script_next(TaskScript(complete_after=0.0, fail_reason=reason))
-    await emu.slash_command("video", {"prompt": "雨中的城市"}, locale="zh-CN")
+    grok_api.default_script = TaskScript(complete_after=0.0, fail_reason=reason)
+    await start_bot()
+    answer = await emu.slash_command("video", {"prompt": "雨中"}, locale="zh-CN")
+    assert "#1" in await answer.wait_text("#1")
     posted = await wait_result(emu, emu.channel)
     assert posted["content"].endswith("抱歉，无法制作你的视频。")
     [embed] = posted["embeds"]
