@@ -15,12 +15,12 @@ from bot.core.catalogue import Catalogue, VideoRequest
 from bot.core.grok import GrokClient
 from bot.core.member_input import ImageFile
 from bot.core.pipeline import (
-    NOT_IN_A_SERVER,
     Accepted,
     Origin,
     Pipeline,
     PipelineRules,
     Submission,
+    not_in_a_server,
 )
 from bot.core.policy import GuildConfig, Limits, Refused
 from bot.core.scheduler import PollPlan
@@ -144,7 +144,10 @@ async def test_a_request_wrong_in_every_way_gets_the_first_refusal_in_the_docume
     lacking = ("Attach Files", "Embed Links")
     bad = {"duration": 31}  # grok_video3 takes 6–30 s
     steps: list[tuple[Submission, str]] = [
-        (submission(where=origin(guild_id=None, missing_permissions=lacking), **bad), NOT_IN_A_SERVER.title),
+        (
+            submission(where=origin(guild_id=None, missing_permissions=lacking), **bad),
+            not_in_a_server().title,
+        ),
         (submission(where=origin(missing_permissions=lacking), **bad), "That combination doesn't work"),
         (submission(where=origin(missing_permissions=lacking)), "Video making is paused"),
     ]
@@ -510,7 +513,7 @@ async def test_precheck_refuses_outside_a_server_without_permissions_and_for_bad
         ImageFile("big.webp", PNG_URL, 3_000_000, "image/webp"),
     )
     assert await pipeline.precheck(origin(), good) is None
-    assert await pipeline.precheck(origin(guild_id=None), bad) == NOT_IN_A_SERVER
+    assert await pipeline.precheck(origin(guild_id=None), bad) == not_in_a_server()
     lacking = refused(await pipeline.precheck(origin(missing_permissions=("Send Messages",)), good))
     assert lacking.problems == ["I'm missing these permissions here: Send Messages."]
     # The server's rules come before the form too (the model is not chosen yet, so it is not judged).
@@ -552,6 +555,6 @@ async def test_a_task_given_up_as_lost_during_a_slow_create_is_followed_after_al
 
 async def test_an_origin_with_no_channel_is_refused_before_anything_is_spent(rig: Rig) -> None:
     pipeline = rig.make()
-    assert await pipeline.submit(submission(where=origin(channel_id=0))) == NOT_IN_A_SERVER
-    assert await pipeline.precheck(origin(channel_id=0), ()) == NOT_IN_A_SERVER
+    assert await pipeline.submit(submission(where=origin(channel_id=0))) == not_in_a_server()
+    assert await pipeline.precheck(origin(channel_id=0), ()) == not_in_a_server()
     await nothing_happened(rig)

@@ -36,6 +36,7 @@ from bot.core.policy import (
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan
 from bot.core.store import NewTask, State, Task, TaskStore
+from bot.i18n import format_duration, resolve_locale, translate
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class Origin:
     age_restricted: bool = False
     #: The server's age-restricted channels: where an age-restricted-only server makes videos.
     age_restricted_channels: tuple[int, ...] = ()
+    #: The member's Discord locale (`zh-CN`, `de`; reply mode: the server's preferred locale), or None for
+    #: DEFAULT_LOCALE: refusals are written in it, and the task records it for its public posts.
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,31 +104,54 @@ class StatusBoard(Protocol):
     async def post_status(self, task: Task, reply_to: int | None) -> None: ...
 
 
-NOT_IN_A_SERVER = Refused(
-    "Not here", ["I make videos in server channels only."], "Try again in a server channel."
-)
+def not_in_a_server(locale: str | None = None) -> Refused:
+    return Refused(
+        translate(locale, "Not here"),
+        [translate(locale, "I make videos in server channels only.")],
+        translate(locale, "Try again in a server channel."),
+    )
 
 
-def explain_create_error(exc: grok.GrokError) -> Refused:
-    """A create call that failed, in words for the member (never the raw exception)."""
-    title = "Grok did not accept the request"
+def explain_create_error(exc: grok.GrokError, locale: str | None = None) -> Refused:
+    """A create call that failed, in words for the member (never the raw exception), in their language;
+    the provider's own words stay as they came."""
+    title = translate(locale, "Grok did not accept the request")
+    tell_owner = translate(locale, "Please tell the server owner.")
     if isinstance(exc, grok.AuthenticationError):
-        return Refused(title, ["The bot's Grok API key was refused."], "Please tell the server owner.")
+        return Refused(title, [translate(locale, "The bot's Grok API key was refused.")], tell_owner)
     if isinstance(exc, grok.InsufficientBalanceError):
-        return Refused(title, ["The bot's Grok account is out of credit."], "Please tell the server owner.")
+        return Refused(title, [translate(locale, "The bot's Grok account is out of credit.")], tell_owner)
     if isinstance(exc, grok.RateLimitedError):
-        wait = f"in {round(exc.retry_after)} seconds" if exc.retry_after else "in a minute"
-        return Refused(title, ["Grok is busy right now."], f"Please try again {wait}.")
+        busy = [translate(locale, "Grok is busy right now.")]
+        if not exc.retry_after:
+            return Refused(title, busy, translate(locale, "Please try again in a minute."))
+        if locale_is_english(locale):
+            return Refused(title, busy, f"Please try again in {round(exc.retry_after)} seconds.")
+        wait = format_duration(exc.retry_after, locale)
+        return Refused(title, busy, translate(locale, "Please try again in {wait}.", wait=wait))
     if isinstance(exc, grok.BadRequestError):
-        reason = exc.provider_message or "it gave no reason"
-        return Refused(title, [f"Grok refused it: {reason}"], "Check the prompt and images and try again.")
+        reason = exc.provider_message or translate(locale, "it gave no reason")
+        return Refused(
+            title,
+            [translate(locale, "Grok refused it: {reason}", reason=reason)],
+            translate(locale, "Check the prompt and images and try again."),
+        )
     if isinstance(exc, grok.GrokTimeoutError):
         return Refused(
             title,
-            ["Grok did not answer in time, so I can't track this video."],
-            "Please try again in a minute.",
+            [translate(locale, "Grok did not answer in time, so I can't track this video.")],
+            translate(locale, "Please try again in a minute."),
         )
-    return Refused(title, ["Grok is unavailable right now."], "Please try again in a few minutes.")
+    return Refused(
+        title,
+        [translate(locale, "Grok is unavailable right now.")],
+        translate(locale, "Please try again in a few minutes."),
+    )
+
+
+def locale_is_english(locale: str | None) -> bool:
+    """The member reads the English source texts."""
+    return resolve_locale(locale) == "en-US"
 
 
 #: A create answered 429 without a Retry-After waits this long in the line before it is sent again.
@@ -132,20 +159,25 @@ RETRY_WITHOUT_RETRY_AFTER = 5.0
 
 
 def lost_track(task: Task) -> Refused:
+    locale = task.locale
     return Refused(
-        "Something went wrong on my side",
-        [f"I lost track of task #{task.id} while Grok was accepting it."],
-        "Please tell the server owner: the bot's log has the video service's task id.",
+        translate(locale, "Something went wrong on my side"),
+        [translate(locale, "I lost track of task #{task} while Grok was accepting it.", task=task.id)],
+        translate(locale, "Please tell the server owner: the bot's log has the video service's task id."),
     )
 
 
-def channel_refusal(missing: tuple[str, ...]) -> Refused | None:
+def channel_refusal(missing: tuple[str, ...], locale: str | None = None) -> Refused | None:
     if not missing:
         return None
     return Refused(
-        "I can't post videos in this channel",
-        [f"I'm missing these permissions here: {', '.join(missing)}."],
-        "Ask a server admin to grant them, or use another channel.",
+        translate(locale, "I can't post videos in this channel"),
+        [
+            translate(
+                locale, "I'm missing these permissions here: {permissions}.", permissions=", ".join(missing)
+            )
+        ],
+        translate(locale, "Ask a server admin to grant them, or use another channel."),
     )
 
 
@@ -179,7 +211,7 @@ class Pipeline:
     async def submit(self, submission: Submission) -> Outcome:
         origin = submission.origin
         if origin.guild_id is None or not origin.channel_id:
-            return NOT_IN_A_SERVER
+            return not_in_a_server(origin.locale)
         if refusal := self.check(submission):
             return refusal
         config = await self._store.guild_config(origin.guild_id)
@@ -196,13 +228,13 @@ class Pipeline:
         if isinstance(created, Refused):
             return created
         await self._status.post_status(created, origin.reply_to)
-        notices = await self.notices(origin.requester_id)
+        notices = await self.notices(origin.requester_id, origin.locale)
         if created.state is State.WAITING:
             self._wake()
             if self._on_line_moved is not None:
                 self._on_line_moved()  # it may go ahead of others (an earlier turn): their places move
             position = await self._store.line_position(created, self._rules.max_in_flight)
-            notices = (line_notice(position, created.next_poll_at, self._clock()), *notices)
+            notices = (line_notice(position, created.next_poll_at, self._clock(), origin.locale), *notices)
         return Accepted(created, notices)
 
     async def precheck(self, origin: Origin, images: tuple[ImageFile, ...]) -> Refused | None:
@@ -210,9 +242,9 @@ class Pipeline:
         the server's rules but the model and the prompt, the bot's permissions): the form opens only after
         this."""
         if origin.guild_id is None or not origin.channel_id:
-            return NOT_IN_A_SERVER
+            return not_in_a_server(origin.locale)
         if problems := image_problems(list(images), self._rules.max_image_bytes):
-            return Refused("I can't use those images", problems)
+            return Refused(translate(origin.locale, "I can't use those images"), problems)
         config = await self._store.guild_config(origin.guild_id)
         return self._place_refusal(config, origin, None, self._is_admin(origin))
 
@@ -232,9 +264,10 @@ class Pipeline:
             origin.guild_id, origin.channel_id, origin.parent_channel_id, origin.role_ids, is_admin,
             origin.age_restricted, origin.age_restricted_channels,
         )  # fmt: skip
-        access = check_access(config, who, model, origin.role_names)
-        content = None if prompt is None else check_content(config, prompt, is_admin=is_admin)
-        return access or content or channel_refusal(origin.missing_permissions)
+        locale = origin.locale
+        access = check_access(config, who, model, origin.role_names, locale)
+        content = None if prompt is None else check_content(config, prompt, is_admin=is_admin, locale=locale)
+        return access or content or channel_refusal(origin.missing_permissions, locale)
 
     def check(self, submission: Submission) -> Refused | None:
         """The cheap, local 'no' before any money is spent: what the surface and the catalogue object to."""
@@ -244,16 +277,21 @@ class Pipeline:
         if catalogue_problems := self._catalogue.validate(request):
             spec = self._catalogue.get(request.model)
             hint = f"{spec.label}: {spec.description}." if spec else None
-            return Refused("That combination doesn't work", problems + catalogue_problems, hint)
+            title = translate(submission.origin.locale, "That combination doesn't work")
+            return Refused(title, problems + catalogue_problems, hint)
         if problems:
-            return Refused("That request doesn't work", problems)
+            return Refused(translate(submission.origin.locale, "That request doesn't work"), problems)
         return None
 
-    async def notices(self, requester_id: int) -> tuple[str, ...]:
+    async def notices(self, requester_id: int, locale: str | None = None) -> tuple[str, ...]:
         owed = await self._store.pending_notices(requester_id)
         return tuple(
-            f"📬 I still owe you task #{t.id}: I couldn't post it in its channel or send it by DM. "
-            "I'll keep trying; make sure I can post there or DM you."
+            translate(
+                locale,
+                "📬 I still owe you task #{task}: I couldn't post it in its channel or send it by DM. "
+                "I'll keep trying; make sure I can post there or DM you.",
+                task=t.id,
+            )
             for t in owed
         )
 
@@ -270,10 +308,13 @@ class Pipeline:
             origin_message_id=origin.origin_message_id,
             request=self._catalogue.resolve(request),
             billed_seconds=spec.billed_seconds(request.duration),
+            locale=origin.locale,
         )
         return await self._store.create_task_if(
             new,
-            lambda usage: check_admission(limits, usage, new.billed_seconds, self._clock(), bypass=bypass),
+            lambda usage: check_admission(
+                limits, usage, new.billed_seconds, self._clock(), bypass=bypass, locale=origin.locale
+            ),
             self._clock() + self._plan.submit_grace,
             self._rules.max_in_flight,
         )
@@ -298,13 +339,15 @@ class Pipeline:
             return await self._back_in_line(task, exc)
         except grok.GrokError as exc:
             log.warning("task %s: create refused: %s", task.id, exc, extra=logs.task_fields(task))
-            refusal = explain_create_error(exc)
+            refusal = explain_create_error(exc, task.locale)
             now = self._clock()
+            # Stored in English (the log's and the owner's language); the failure post translates it.
+            stored = "; ".join(explain_create_error(exc).problems)
             await self._store.transition(
                 task.id,
                 State.SUBMITTING,
                 refused_as,
-                failure_reason="; ".join(refusal.problems)[:1000],
+                failure_reason=stored[:1000],
                 finished_at=now,
                 next_poll_at=None if refused_as is State.REJECTED else now,
             )

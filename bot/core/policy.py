@@ -13,9 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
+from bot.i18n import format_duration, format_number, resolve_locale, translate
+
 DAY = 86400.0
-#: Where members can read how to make videos and this server's rules (cogs/member.py).
-HELP_HINT = "See /videohelp."
+
+
+def help_hint(locale: str | None) -> str:
+    """Where members can read how to make videos and this server's rules (cogs/member.py)."""
+    return translate(locale, "See /videohelp.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,33 +105,44 @@ def discord_time(moment: float, style: str = "R") -> str:
 
 
 def check_access(
-    config: GuildConfig, who: Requester, model: str | None, role_names: Mapping[int, str]
+    config: GuildConfig,
+    who: Requester,
+    model: str | None,
+    role_names: Mapping[int, str],
+    locale: str | None = None,
 ) -> Refused | None:
     """Paused server, channel not allowed, role missing, model not allowed (when one is chosen): each a
-    clear refusal."""
+    clear refusal, in the member's language (`locale`)."""
     if config.paused and not who.is_admin:
-        return Refused("Video making is paused", ["The server's admins paused video making for now."])
+        return Refused(
+            translate(locale, "Video making is paused"),
+            [translate(locale, "The server's admins paused video making for now.")],
+        )
     if config.allowed_channels and not who.is_admin:
         allowed = set(config.allowed_channels)
         if who.channel_id not in allowed and who.parent_channel_id not in allowed:
             places = ", ".join(f"<#{c}>" for c in config.allowed_channels)
-            problem = f"Videos can be made in {places} on this server."
-            return Refused("Not in this channel", [problem], HELP_HINT)
+            problem = translate(locale, "Videos can be made in {places} on this server.", places=places)
+            return Refused(translate(locale, "Not in this channel"), [problem], help_hint(locale))
     if config.age_restricted_only and not who.is_admin and not who.age_restricted:
-        return age_refusal(config, who)
+        return age_refusal(config, who, locale)
     role_needed = config.required_role_id
     if role_needed is not None and not who.is_admin and role_needed not in who.role_ids:
         role = role_names.get(role_needed)
+        title = translate(locale, "A role is needed")
         if role is None:  # deleted since an admin chose it: nobody can have it
             return Refused(
-                "A role is needed",
-                ["Making videos here needs a role that no longer exists on this server."],
-                "Ask a server admin to choose another one with /videoadmin role.",
+                title,
+                [translate(locale, "Making videos here needs a role that no longer exists on this server.")],
+                translate(locale, "Ask a server admin to choose another one with /videoadmin role."),
             )
-        return Refused("A role is needed", [f"Making videos here needs the {role} role."])
+        return Refused(title, [translate(locale, "Making videos here needs the {role} role.", role=role)])
     if model is not None and config.allowed_models is not None and model not in config.allowed_models:
-        listed = ", ".join(config.allowed_models) or "none"
-        return Refused("That model is not available here", [f"This server allows these models: {listed}."])
+        listed = ", ".join(config.allowed_models) or translate(locale, "none")
+        return Refused(
+            translate(locale, "That model is not available here"),
+            [translate(locale, "This server allows these models: {models}.", models=listed)],
+        )
     return None
 
 
@@ -134,28 +150,30 @@ def check_access(
 _LISTED_PLACES = 10
 
 
-def age_refusal(config: GuildConfig, who: Requester) -> Refused:
+def age_refusal(config: GuildConfig, who: Requester, locale: str | None = None) -> Refused:
     """Where videos can be made on a server that allows them only in age-restricted channels: those of its
     age-restricted channels that the channel list (if any) allows, and their threads."""
     allowed = set(config.allowed_channels)
     places = [c for c in who.age_restricted_channels if not allowed or c in allowed]
-    if not places:  # fmt: skip
-        where = (
+    title = translate(locale, "Only in age-restricted channels")
+    if not places:
+        none_open = (
             "This server makes videos only in age-restricted (NSFW) channels, and none is open to videos yet."
         )
+        where = translate(locale, none_open)
         return Refused(
-            "Only in age-restricted channels", [where], "Ask a server admin to mark a channel age-restricted."
+            title, [where], translate(locale, "Ask a server admin to mark a channel age-restricted.")
         )
     shown = ", ".join(f"<#{c}>" for c in places[:_LISTED_PLACES])
-    more = f" and {len(places) - _LISTED_PLACES} more" if len(places) > _LISTED_PLACES else ""
-    return Refused(
-        "Only in age-restricted channels",
-        [
-            f"This server makes videos only in age-restricted (NSFW) channels: {shown}{more} "
-            "(and their threads)."
-        ],
-        HELP_HINT,
+    if len(places) > _LISTED_PLACES:
+        extra = format_number(len(places) - _LISTED_PLACES, locale)
+        shown = translate(locale, "{channels} and {count} more", channels=shown, count=extra)
+    where = translate(
+        locale,
+        "This server makes videos only in age-restricted (NSFW) channels: {channels} (and their threads).",
+        channels=shown,
     )
+    return Refused(title, [where], help_hint(locale))
 
 
 # ---- content rules -------------------------------------------------------------------------------------
@@ -203,7 +221,9 @@ def blocked_word_in(text: str, words: Iterable[str]) -> str | None:
     return None
 
 
-def check_content(config: GuildConfig, prompt: str, *, is_admin: bool) -> Refused | None:
+def check_content(
+    config: GuildConfig, prompt: str, *, is_admin: bool, locale: str | None = None
+) -> Refused | None:
     """The server's blocked words, checked in the prompt before anything is spent."""
     if is_admin or not config.blocked_words:
         return None
@@ -211,65 +231,117 @@ def check_content(config: GuildConfig, prompt: str, *, is_admin: bool) -> Refuse
     if word is None:
         return None
     return Refused(
-        "That prompt can't be used here",
-        [f"Your prompt contains a word this server does not allow: “||{word}||”."],
-        f"Rephrase it and try again. {HELP_HINT}",
+        translate(locale, "That prompt can't be used here"),
+        [
+            translate(
+                locale, "Your prompt contains a word this server does not allow: “||{word}||”.", word=word
+            )
+        ],
+        translate(locale, "Rephrase it and try again. {help}", help=help_hint(locale)),
     )
 
 
 def check_admission(
-    limits: Limits, usage: Usage, billed_seconds: int, now: float, *, bypass: bool
+    limits: Limits,
+    usage: Usage,
+    billed_seconds: int,
+    now: float,
+    *,
+    bypass: bool,
+    locale: str | None = None,
 ) -> Refused | None:
-    """The fair-use limits, checked atomically with the insert (see TaskStore.create_task_if)."""
+    """The fair-use limits, checked atomically with the insert (see TaskStore.create_task_if), refused in
+    the member's language (`locale`) with its numbers and durations."""
     if bypass:
         return None
     if limits.max_active and usage.active >= limits.max_active:
+        if _english(locale):
+            plural = "s" if usage.active != 1 else ""
+            limit = limits.max_active
+            busy = f"You already have {usage.active} video{plural} in progress (the limit is {limit})."
+        else:
+            busy = translate(
+                locale,
+                "Videos you have in progress: {active} (the limit is {limit}).",
+                active=format_number(usage.active, locale),
+                limit=format_number(limits.max_active, locale),
+            )
         return Refused(
-            "Too many videos at once",
-            [f"You already have {usage.active} video{'s' if usage.active != 1 else ''} in progress "
-             f"(the limit is {limits.max_active})."],
-            "Wait until one is posted, then try again.",
-        )  # fmt: skip
+            translate(locale, "Too many videos at once"),
+            [busy],
+            translate(locale, "Wait until one is posted, then try again."),
+        )
     if limits.cooldown_seconds and usage.last_submitted_at is not None:
         ready_at = usage.last_submitted_at + limits.cooldown_seconds
         if now < ready_at:
-            return Refused(
-                "Cooling down",
-                [f"You can ask for another video {discord_time(ready_at)} "
-                 f"(one every {duration_text(limits.cooldown_seconds)})."],
-            )  # fmt: skip
+            every = duration_text(limits.cooldown_seconds, locale)
+            wait = translate(
+                locale,
+                "You can ask for another video {when} (one every {every}).",
+                when=discord_time(ready_at),
+                every=every,
+            )
+            return Refused(translate(locale, "Cooling down"), [wait])
     reset = discord_time(next_reset(now))
     member_total = usage.member_seconds_today + billed_seconds
     if limits.member_daily_seconds and member_total > limits.member_daily_seconds:
-        left = max(0, limits.member_daily_seconds - usage.member_seconds_today)
+        spans = _allowance_spans(
+            billed_seconds, limits.member_daily_seconds, usage.member_seconds_today, locale
+        )
         return Refused(
-            "Daily allowance reached",
-            [f"This video counts {billed_seconds} s, and you have {left} s of your "
-             f"{limits.member_daily_seconds} s left today."],
-            f"Your allowance resets {reset}. A shorter video may still fit.",
+            translate(locale, "Daily allowance reached"),
+            [translate(locale, "This video counts {cost}, and you have {left} of your {allowance} left "
+                       "today.", **spans)],
+            translate(locale, "Your allowance resets {when}. A shorter video may still fit.", when=reset),
         )  # fmt: skip
     server_total = usage.server_seconds_today + billed_seconds
     if limits.server_daily_seconds and server_total > limits.server_daily_seconds:
-        left = max(0, limits.server_daily_seconds - usage.server_seconds_today)
+        spans = _allowance_spans(
+            billed_seconds, limits.server_daily_seconds, usage.server_seconds_today, locale
+        )
         return Refused(
-            "The server's daily allowance is used up",
-            [f"This video counts {billed_seconds} s, and the server has {left} s of its "
-             f"{limits.server_daily_seconds} s left today."],
-            f"It resets {reset}.",
+            translate(locale, "The server's daily allowance is used up"),
+            [translate(locale, "This video counts {cost}, and the server has {left} of its {allowance} left "
+                       "today.", **spans)],
+            translate(locale, "It resets {when}.", when=reset),
         )  # fmt: skip
     return None
 
 
-def line_notice(position: int, not_before: float | None, now: float) -> str:
+def _allowance_spans(cost: int, allowance: int, used: int, locale: str | None) -> dict[str, str]:
+    """A daily allowance refusal's numbers: the video's cost, what is left, the allowance."""
+    left = max(0, allowance - used)
+    spans = {"cost": cost, "left": left, "allowance": allowance}
+    return {name: seconds_text(value, locale) for name, value in spans.items()}
+
+
+def line_notice(position: int, not_before: float | None, now: float, locale: str | None = None) -> str:
     """What a member hears about a request waiting in the line (the answer, the status message)."""
-    text = f"⏳ You are #{position} in line: I'll send it to Grok as soon as there is room."
+    place = format_number(position, locale)
+    text = translate(locale, "⏳ You are #{position} in line: I'll send it to Grok as soon as there is room.",
+                     position=place)  # fmt: skip
     if not_before is not None and not_before > now + 1:
-        text += f" Grok asked me to wait, so not before {discord_time(not_before)}."
+        wait = translate(
+            locale, "Grok asked me to wait, so not before {when}.", when=discord_time(not_before)
+        )
+        text += f" {wait}"
     return text
 
 
-def duration_text(value: float) -> str:
-    """3600 → "1 h", 120 → "2 min", 45 → "45 s"."""
+def _english(locale: str | None) -> bool:
+    """The member reads the English source texts (their own, or DEFAULT_LOCALE's, is English)."""
+    return resolve_locale(locale) == "en-US"
+
+
+def seconds_text(value: float, locale: str | None = None) -> str:
+    """A number of video-seconds: "6 s" in English, the locale's short unit otherwise ("6 Sek.", "6秒")."""
+    return f"{int(value)} s" if _english(locale) else format_duration(value, locale)
+
+
+def duration_text(value: float, locale: str | None = None) -> str:
+    """3600 → "1 h", 120 → "2 min", 45 → "45 s"; in another language, the locale's short units."""
+    if not _english(locale):
+        return format_duration(value, locale)
     value = int(value)
     if value % 3600 == 0 and value >= 3600:
         return f"{value // 3600} h"

@@ -69,6 +69,7 @@ class NewTask:
     request: VideoRequest  # resolved: every default filled in (Catalogue.resolve)
     billed_seconds: int
     origin_message_id: int | None = None
+    locale: str | None = None  # the requester's Discord locale: the language of the task's public posts
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class Task:
     next_poll_at: float | None
     polled_at: float | None  # the last time the provider said "not finished" (V4)
     turn: int | None  # the request's turn in the line's round-robin (V6; None on older rows)
+    locale: str | None  # the requester's Discord locale (V7; None on older rows: DEFAULT_LOCALE)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Task:
@@ -313,17 +315,17 @@ class TaskStore:
         rows = await self._db.execute_fetchall(
             f"""WITH line AS (SELECT ({_ROOM_FOR_NEW}) AS room, ({_NEW_TURN}) AS turn)
                INSERT INTO tasks (state, source, guild_id, channel_id, requester_id, origin_message_id,
-                   model, request, billed_seconds, created_at, updated_at, next_poll_at, turn)
+                   model, request, billed_seconds, created_at, updated_at, next_poll_at, turn, locale)
                SELECT CASE WHEN room THEN 'submitting' ELSE 'waiting' END, :source, :guild, :channel,
                    :member, :origin, :model, :request, :billed, :now, :now,
-                   CASE WHEN room THEN :grace_at ELSE :now END, turn
+                   CASE WHEN room THEN :grace_at ELSE :now END, turn, :locale
                FROM line
                RETURNING *""",
             {
                 "source": new.source, "guild": new.guild_id, "channel": new.channel_id,
                 "member": new.requester_id, "origin": new.origin_message_id, "model": new.request.model,
                 "request": new.request.to_json(), "billed": new.billed_seconds, "now": now,
-                "grace_at": next_poll_at, "limit": max_in_flight,
+                "grace_at": next_poll_at, "limit": max_in_flight, "locale": new.locale,
             },
         )  # fmt: skip
         [row] = rows

@@ -37,6 +37,7 @@ from bot.core.transcode import SHRINK_MAX_SECONDS, Shrinker
 from bot.discord import embeds
 from bot.discord.status_edits import StatusEdits
 from bot.discord.views import cancel_view, result_view
+from bot.i18n import translate
 
 log = logging.getLogger(__name__)
 
@@ -250,11 +251,11 @@ class DiscordDelivery:
             return
         embed = await self.status_view(task)
         if task.outcome in ("video", "link"):
-            embed.title = "🎬 Done"
+            embed.title = translate(task.locale, "🎬 Done")
         else:
-            embed.title = embeds.failure_embed(task).title
+            embed.title = embeds.failure_title(task)
             embed.colour = embeds.RED
-        embed.add_field(name="Result", value=message.jump_url, inline=False)
+        embed.add_field(name=translate(task.locale, "Result"), value=message.jump_url, inline=False)
         # Replaces a progress edit still queued for the message: nothing stale lands after it.
         self._edits.want(task.channel_id, task.status_message_id, embed, final=True)
         self._last_status.pop(task.id, None)
@@ -369,9 +370,18 @@ class DiscordDelivery:
         allowed = discord.AllowedMentions(
             everyone=False, roles=False, replied_user=False, users=[discord.Object(task.requester_id)]
         )
-        prefix = "I couldn't post in the channel you asked from, so here it is. " if in_dm else ""
+        # Written in the task's recorded language: the same after any restart.
+        locale = task.locale
+        prefix = (
+            translate(locale, "I couldn't post in the channel you asked from, so here it is.")
+            if in_dm
+            else ""
+        )
+        ready = " ".join(filter(None, (mention, prefix, translate(locale, "Your video is ready!"))))
         if task.state is not State.DOWNLOADED:
-            content = f"{mention} {prefix}Sorry, your video could not be made."
+            content = " ".join(
+                filter(None, (mention, prefix, translate(locale, "Sorry, your video could not be made.")))
+            )
             return await self._post(
                 channel,
                 nonce=nonce,
@@ -386,7 +396,7 @@ class DiscordDelivery:
                 return await self._post(
                     channel,
                     nonce=nonce,
-                    content=f"{mention} {prefix}Your video is ready!",
+                    content=ready,
                     embed=embeds.result_embed(task),
                     file=discord.File(file_path, filename=f"grok-video-{task.id}.mp4"),
                     allowed_mentions=allowed,
@@ -398,16 +408,23 @@ class DiscordDelivery:
                 log.warning("task %s: upload refused as too large (%s); posting the link", task.id, exc.code)
         link = public_link(task.video_url)  # never the API key, even if the provider signed the link with it
         note = (
-            f"The video is too large to upload here, so here is the download link: {link}\n"
-            "It is temporary: save the video soon."
+            translate(
+                locale,
+                "The video is too large to upload here, so here is the download link: {link}\n"
+                "It is temporary: save the video soon.",
+                link=link,
+            )
             if link
-            else "The video is too large to upload here, and its download link carries the bot's API key, "
-            "so it cannot be shown. An admin can raise the server's upload limit (boosts) and ask again."
+            else translate(
+                locale,
+                "The video is too large to upload here, and its download link carries the bot's API key, "
+                "so it cannot be shown. An admin can raise the server's upload limit (boosts) and ask again.",
+            )
         )
         return await self._post(
             channel,
             nonce=nonce,
-            content=f"{mention} {prefix}Your video is ready!",
+            content=ready,
             embed=embeds.result_embed(task, note=note),
             allowed_mentions=allowed,
             view=result_view(task),

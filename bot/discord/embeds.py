@@ -11,7 +11,7 @@ import discord
 from bot.core.policy import line_notice
 from bot.core.scheduler import progress_fraction
 from bot.core.store import State, Task
-from bot.i18n import localise_str, msg
+from bot.i18n import format_duration, format_number, localise_str, msg, resolve_locale, translate
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +24,32 @@ GREEN = discord.Colour.green()
 RED = discord.Colour.red()
 ORANGE = discord.Colour.orange()
 
-_STATE_LABELS = {
-    State.WAITING: "Waiting in line",
-    State.SUBMITTING: "Sending to Grok…",
-    State.QUEUED: "Queued at Grok",
-    State.PROCESSING: "Generating",
-    State.COMPLETED: "Downloading the video",
-    State.DOWNLOADED: "Posting the video",
-    State.FAILED: "Failed",
-    State.EXPIRED: "Timed out",
-    State.LOST: "Lost",
-    State.REJECTED: "Refused by Grok",
-    State.DELIVERED: "Done",
-    State.CANCELLED: "Cancelled",
-}
+
+def state_label(state: State, locale: str | None = None) -> str:
+    """A task's state as its status message names it, in the task's language."""
+    labels = {
+        State.WAITING: translate(locale, "Waiting in line"),
+        State.SUBMITTING: translate(locale, "Sending to Grok…"),
+        State.QUEUED: translate(locale, "Queued at Grok"),
+        State.PROCESSING: translate(locale, "Generating"),
+        State.COMPLETED: translate(locale, "Downloading the video"),
+        State.DOWNLOADED: translate(locale, "Posting the video"),
+        State.FAILED: translate(locale, "Failed"),
+        State.EXPIRED: translate(locale, "Timed out"),
+        State.LOST: translate(locale, "Lost"),
+        State.REJECTED: translate(locale, "Refused by Grok"),
+        State.DELIVERED: translate(locale, "Done"),
+        State.CANCELLED: translate(locale, "Cancelled"),
+    }
+    return labels.get(state, state.value)
+
+
 BAR_WIDTH = 12
+
+
+def _english(locale: str | None) -> bool:
+    """The reader gets the English source texts (and today's English number and time formats)."""
+    return resolve_locale(locale) == "en-US"
 
 
 def clip(text: str, limit: int) -> str:
@@ -78,7 +89,11 @@ def footer_task_id(footer: str | None) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def options_line(task: Task) -> str:
+def options_line(task: Task, locale: str | None = None) -> str:
+    """The request's options in one line; model ids and values stay as they are. The footer's copy is
+    always English (`locale` None on an English DEFAULT_LOCALE...): it is the marker found after a crash."""
+    if not _english(locale):
+        return _options_line_in(task, locale)
     request = task.request
     parts = [request.model]
     if request.duration is not None:
@@ -89,8 +104,22 @@ def options_line(task: Task) -> str:
     return " · ".join(parts)
 
 
-def format_elapsed(seconds: float) -> str:
+def _options_line_in(task: Task, locale: str | None) -> str:
+    request = task.request
+    parts = [request.model]
+    if request.duration is not None:
+        parts.append(format_duration(request.duration, locale))
+    parts += [p for p in (request.aspect_ratio, request.resolution) if p]
+    if request.image_urls:
+        count = format_number(len(request.image_urls), locale)
+        parts.append(translate(locale, "images: {count}", count=count))
+    return " · ".join(parts)
+
+
+def format_elapsed(seconds: float, locale: str | None = None) -> str:
     seconds = max(0, int(seconds))
+    if not _english(locale):
+        return format_duration(seconds, locale)
     minutes, secs = divmod(seconds, 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
@@ -99,43 +128,59 @@ def status_embed(
     task: Task, now: float, estimate: float | None = None, position: int | None = None
 ) -> discord.Embed:
     """The channel message a task edits while the video is made; `position`: its place in the line while
-    it waits (shown in the title and a field, so the message changes as the line moves)."""
-    state = _STATE_LABELS.get(task.state, task.state.value)
+    it waits (shown in the title and a field, so the message changes as the line moves). Written in the
+    task's recorded language."""
+    locale = task.locale
+    state = state_label(task.state, locale)
     if position is not None:
-        state = f"{state}: #{position}"
+        state = f"{state}: #{format_number(position, locale)}"
     colour = {State.FAILED: RED, State.EXPIRED: RED, State.LOST: RED, State.DELIVERED: GREEN}.get(
         task.state, BLURPLE
     )
     embed = discord.Embed(title=f"🎬 {state}", description=clip(task.request.prompt, 1000), colour=colour)
-    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
-    embed.add_field(name="Model", value=task.request.model)
+    embed.add_field(name=translate(locale, "Requested by"), value=f"<@{task.requester_id}>")
+    embed.add_field(name=translate(locale, "Model"), value=task.request.model)
+    options = options_line(task, locale)
     embed.add_field(
-        name="Options", value=options_line(task).split(" · ", 1)[1] if " · " in options_line(task) else "-"
+        name=translate(locale, "Options"), value=options.split(" · ", 1)[1] if " · " in options else "-"
     )
     started = task.submitted_at or task.created_at
     if position is not None:
-        embed.add_field(name="In line", value=line_notice(position, task.next_poll_at, now), inline=False)
+        notice = line_notice(position, task.next_poll_at, now, locale)
+        embed.add_field(name=translate(locale, "In line"), value=notice, inline=False)
     elif task.state in (State.QUEUED, State.PROCESSING, State.SUBMITTING) and estimate:
         elapsed = now - started
-        embed.add_field(
-            name=f"Elapsed {format_elapsed(elapsed)} · about {format_elapsed(estimate - elapsed)} left",
-            value=progress_bar(progress_fraction(elapsed, estimate)),
-            inline=False,
+        name = translate(
+            locale,
+            "Elapsed {elapsed} · about {left} left",
+            elapsed=format_elapsed(elapsed, locale),
+            left=format_elapsed(estimate - elapsed, locale),
         )
+        embed.add_field(name=name, value=progress_bar(progress_fraction(elapsed, estimate)), inline=False)
     elif task.finished_at is not None and task.state is not State.CANCELLED:
-        embed.add_field(name="Took", value=format_elapsed(task.finished_at - started), inline=False)
+        took = format_elapsed(task.finished_at - started, locale)
+        embed.add_field(name=translate(locale, "Took"), value=took, inline=False)
     embed.set_footer(text=task_footer(task))
     embed.timestamp = dt.datetime.fromtimestamp(task.created_at, tz=dt.UTC)
     return embed
 
 
 def result_embed(task: Task, note: str | None = None) -> discord.Embed:
+    """The delivered video's embed, in the task's recorded language."""
+    locale = task.locale
     prompt = clip(task.request.prompt, 1000)
-    embed = discord.Embed(title="🎬 Your video is ready", description=prompt, colour=GREEN)
+    embed = discord.Embed(title=translate(locale, "🎬 Your video is ready"), description=prompt, colour=GREEN)
     if task.actual_duration:
-        embed.add_field(name="Length", value=f"{task.actual_duration:g} s")
+        length = (
+            f"{task.actual_duration:g} s"
+            if _english(locale)
+            else translate(
+                locale, "{seconds} s", seconds=format_number(round(task.actual_duration, 2), locale)
+            )
+        )
+        embed.add_field(name=translate(locale, "Length"), value=length)
     if note:
-        embed.add_field(name="Note", value=clip(note, FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(name=translate(locale, "Note"), value=clip(note, FIELD_VALUE_LIMIT), inline=False)
     embed.set_footer(text=task_footer(task))
     return embed
 
@@ -152,28 +197,138 @@ CONTENT_POLICY_WORDS = (
 )
 
 
-def explain_failure(reason: str | None) -> str:
-    """The provider's words as plain text, clipped, with content-policy failures explained as such."""
-    text = clip(plain(reason or "The video service did not give a reason."), 900)
+def explain_failure(reason: str | None, locale: str | None = None) -> str:
+    """Why a video failed, for the member: our own reasons (the poller's and the pipeline's, stored in
+    English) in their language; the provider's words as plain text, clipped, labelled as Grok's and shown as
+    they came, with content-policy failures explained as such."""
+    if not reason:
+        return translate(locale, "The video service did not give a reason.")
+    if (ours := our_reason(reason, locale)) is not None:
+        return ours
+    text = clip(plain(reason), 900)
+    said = translate(locale, "Grok said: {reason}", reason=text)
     if any(word in text.lower() for word in CONTENT_POLICY_WORDS):
-        return (
-            "Grok's content policy blocked this prompt or its images. Try rewording it or using other images."
-            f"\n> {text}"
+        explained = translate(
+            locale,
+            "Grok's content policy blocked this prompt or its images. "
+            "Try rewording it or using other images.",
         )
-    return text
+        return f"{explained}\n> {said}"
+    return said
+
+
+_UNIT_SECONDS = {"day": 86_400, "hour": 3_600, "minute": 60, "second": 1}
+_SPAN = re.compile(r"(\d+) (day|hour|minute|second)s?")
+
+
+def _span_seconds(words: str) -> int | None:
+    """scheduler.plain_duration's words back into seconds ("1 hour 30 minutes" -> 5400)."""
+    parts = _SPAN.findall(words)
+    if not parts or _SPAN.sub("", words).strip():
+        return None
+    return sum(int(count) * _UNIT_SECONDS[unit] for count, unit in parts)
+
+
+def our_reason(reason: str, locale: str | None) -> str | None:
+    """A failure reason written by the bot itself (bot/core/poller.py, bot/core/pipeline.py store them in
+    English) in the reader's language, or None when `reason` is not one of ours (the provider's words).
+    Recognised at render time, so the language is the task's recorded one after any restart."""
+    if _english(locale):
+        return _our_reason_english(reason)
+    exact = {
+        "The bot restarted while sending your request, so it can't tell whether the video was started. "
+        "Please try again.": translate(
+            locale,
+            "The bot restarted while sending your request, so it can't tell whether the video was started. "
+            "Please try again.",
+        ),
+        "The video service did not give a reason.": translate(
+            locale, "The video service did not give a reason."
+        ),
+        "The video service no longer knows this task.": translate(
+            locale, "The video service no longer knows this task."
+        ),
+        "The video was made, but its download link expired before I could fetch it.": translate(
+            locale, "The video was made, but its download link expired before I could fetch it."
+        ),
+        "The bot's Grok API key was refused.": translate(locale, "The bot's Grok API key was refused."),
+        "The bot's Grok account is out of credit.": translate(
+            locale, "The bot's Grok account is out of credit."
+        ),
+        "Grok is busy right now.": translate(locale, "Grok is busy right now."),
+        "Grok did not answer in time, so I can't track this video.": translate(
+            locale, "Grok did not answer in time, so I can't track this video."
+        ),
+        "Grok is unavailable right now.": translate(locale, "Grok is unavailable right now."),
+    }
+    if reason in exact:
+        return exact[reason]
+    if match := _EXPIRED.fullmatch(reason):
+        seconds = _span_seconds(match["within"])
+        within = format_duration(seconds, locale) if seconds is not None else match["within"]
+        return translate(
+            locale,
+            "The video service did not finish your video within {within}, so I stopped waiting.",
+            within=within,
+        )
+    if match := _UNDOWNLOADABLE.fullmatch(reason):
+        return translate(
+            locale,
+            "The video was made, but I couldn't download it: {why}.",
+            why=clip(plain(match["why"]), 700),
+        )
+    if match := _REFUSED.fullmatch(reason):
+        return translate(locale, "Grok refused it: {reason}", reason=clip(plain(match["reason"]), 900))
+    return None
+
+
+_EXPIRED = re.compile(
+    r"The video service did not finish your video within (?P<within>.+), so I stopped waiting\."
+)
+_UNDOWNLOADABLE = re.compile(r"The video was made, but I couldn't download it: (?P<why>.+)\.", re.DOTALL)
+_REFUSED = re.compile(r"Grok refused it: (?P<reason>.*)", re.DOTALL)
+
+
+def _our_reason_english(reason: str) -> str | None:
+    """Our own English reasons shown as they are (plain: a download error or a refusal quotes others)."""
+    if _EXPIRED.fullmatch(reason) or _UNDOWNLOADABLE.fullmatch(reason) or _REFUSED.fullmatch(reason):
+        return clip(plain(reason), 900)
+    if reason in _OURS_EXACT:
+        return reason
+    return None
+
+
+_OURS_EXACT = frozenset(
+    {
+        "The bot restarted while sending your request, so it can't tell whether the video was started. "
+        "Please try again.",
+        "The video service did not give a reason.",
+        "The video service no longer knows this task.",
+        "The video was made, but its download link expired before I could fetch it.",
+        "The bot's Grok API key was refused.",
+        "The bot's Grok account is out of credit.",
+        "Grok is busy right now.",
+        "Grok did not answer in time, so I can't track this video.",
+        "Grok is unavailable right now.",
+    }
+)
+
+
+def failure_title(task: Task) -> str:
+    locale = task.locale
+    if task.state is State.EXPIRED:
+        return translate(locale, "⏱️ Your video timed out")
+    if task.state is State.LOST:
+        return translate(locale, "⚠️ Your request was lost")
+    return translate(locale, "❌ Your video could not be made")
 
 
 def failure_embed(task: Task) -> discord.Embed:
-    title = {State.EXPIRED: "⏱️ Your video timed out", State.LOST: "⚠️ Your request was lost"}.get(
-        task.state, "❌ Your video could not be made"
-    )
-    embed = discord.Embed(title=title, description=clip(task.request.prompt, 500), colour=RED)
-    reason = (
-        task.failure_reason  # our own words
-        if task.state in (State.EXPIRED, State.LOST)
-        else explain_failure(task.failure_reason)
-    )
-    embed.add_field(name="Why", value=clip(reason or "Unknown.", FIELD_VALUE_LIMIT), inline=False)
+    """The failure post, in the task's recorded language."""
+    locale = task.locale
+    embed = discord.Embed(title=failure_title(task), description=clip(task.request.prompt, 500), colour=RED)
+    reason = explain_failure(task.failure_reason, locale)
+    embed.add_field(name=translate(locale, "Why"), value=clip(reason, FIELD_VALUE_LIMIT), inline=False)
     embed.set_footer(text=task_footer(task))
     return embed
 

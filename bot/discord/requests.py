@@ -6,6 +6,7 @@ reads the same wherever it came from.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import discord
@@ -127,7 +128,7 @@ def _place(
 def origin_of_interaction(
     interaction: discord.Interaction, source: str, *, origin_message_id: int | None = None
 ) -> Origin:
-    return _place(
+    origin = _place(
         source,
         interaction.guild,
         interaction.channel,
@@ -137,6 +138,8 @@ def origin_of_interaction(
         origin_message_id,
         None,
     )
+    # The member's own client language: refusals, and the task's public posts (recorded with the task).
+    return dataclasses.replace(origin, locale=str(interaction.locale))
 
 
 def origin_of_message(message: discord.Message, *, images_from: discord.Message) -> Origin | None:
@@ -152,7 +155,9 @@ def origin_of_message(message: discord.Message, *, images_from: discord.Message)
     except discord.ClientException:  # a thread whose parent channel is not cached
         permissions = discord.Permissions.none()
     manages = author.guild_permissions.manage_guild
-    return _place("reply", guild, channel, author, manages, permissions, images_from.id, message.id)
+    origin = _place("reply", guild, channel, author, manages, permissions, images_from.id, message.id)
+    # A message carries no locale: the server's own language (Community servers choose one).
+    return dataclasses.replace(origin, locale=str(guild.preferred_locale) if guild.preferred_locale else None)
 
 
 def interaction_locale(interaction: discord.Interaction) -> str:
