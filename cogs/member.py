@@ -49,7 +49,7 @@ def task_line(task: Task, locale: str | None = None) -> str:
     state = state_name(state, locale)
     link = message_link(task.guild_id, task.delivered_channel_id, task.delivered_message_id)
     # TRANSLATORS: a link to the posted video's message, in /videos mine
-    where = f" · [{translate(locale, 'message')}]({link})" if link else ""
+    where = " · [" + translate(locale, "message") + f"]({link})" if link else ""
     prompt = embeds.clip(task.request.prompt, 60).replace("\n", " ")
     when = discord_time(task.created_at)
     return f"{icon} **#{task.id}** · {state} · {task.request.model} · {when}{where}\n-# {prompt}"
@@ -288,7 +288,7 @@ def help_embed(
     ]
     if reply_mode:
         # TRANSLATORS: an example prompt for reply mode; the flag after it stays as it is
-        example = f"{translate(locale, 'the cat waves')} --duration {flag_examples(catalogue)['duration']}"
+        example = translate(locale, "the cat waves") + f" --duration {flag_examples(catalogue)['duration']}"
         reply = translate(
             locale,
             "**Reply mode**: reply to a message with images (or attach some) and mention {me} with your "
