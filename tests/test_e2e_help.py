@@ -63,9 +63,8 @@ async def test_videohelp_shows_the_loaded_models_the_quota_and_the_rules(
     assert "Max Deluxe" in text and "grok_video3_stable" not in text, "only the models allowed here"
 
 
-async def test_videohelp_stays_within_discord_limits_with_a_long_catalogue_and_many_channels(
-    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, tmp_path: Path
-) -> None:
+async def long_catalogue_and_many_channels(emu: DiscordEmulator, start_bot: StartBot, tmp_path: Path) -> None:
+    """The bot with 25 models of the longest lines MODELS_FILE allows, on a server that allows 25 channels."""
     ratios = ", ".join(
         f'"{a}:{b}"' for a in range(11, 13) for b in range(11, 16)
     )  # 10 ratios, the most allowed
@@ -85,6 +84,12 @@ async def test_videohelp_stays_within_discord_limits_with_a_long_catalogue_and_m
         channel = emu.add_text_channel(emu.guild, f"room-{n}")
         await emu.wait_for(lambda c=channel: bot.get_channel(c.id) is not None)
         await admin(emu, "channel-allow", {"channel": channel})
+
+
+async def test_videohelp_stays_within_discord_limits_with_a_long_catalogue_and_many_channels(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot, tmp_path: Path
+) -> None:
+    await long_catalogue_and_many_channels(emu, start_bot, tmp_path)
     text = (await videohelp(emu)).text()
     assert "more models (see /video)" in text and "An extravagantly long model label 00" in text
     assert "…and" in text and "more" in text

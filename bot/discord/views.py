@@ -16,9 +16,10 @@ import discord
 
 from bot.core.pipeline import Submission
 from bot.core.policy import Refused
-from bot.core.store import Task
+from bot.core.store import State, Task
 from bot.discord import embeds, refresh
 from bot.discord.requests import answer_interaction, origin_of_interaction
+from bot.i18n import format_duration, format_number, resolve_locale, translate
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -26,21 +27,71 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BUTTONS = {
-    "regen": ("Regenerate", "🔁", discord.ButtonStyle.primary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.secondary),
-    "details": ("Details", "ℹ️", discord.ButtonStyle.secondary),
+    "regen": ("🔁", discord.ButtonStyle.primary),
+    "delete": ("🗑️", discord.ButtonStyle.secondary),
+    "details": ("ℹ️", discord.ButtonStyle.secondary),
 }
+
+
+def button_label(action: str, locale: str | None) -> str:
+    """A result button's label in `locale` (the requester's, when the task records it)."""
+    labels = {
+        "regen": translate(locale, "Regenerate"),
+        "delete": translate(locale, "Delete"),
+        "details": translate(locale, "Details"),
+        "cancel": translate(locale, "Cancel"),
+    }
+    return labels[action]
+
+
+def task_locale(task: Task) -> str | None:
+    """The requester's language if the task records it (None: DEFAULT_LOCALE). Public posts are read by
+    everyone; their buttons speak the requester's language."""
+    return task.locale
+
+
+def state_name(state: str, locale: str | None) -> str:
+    """A task's state or outcome (`State` values, `video`, `link`) in the member's words."""
+    names = {
+        State.WAITING.value: translate(locale, "waiting"),
+        State.SUBMITTING.value: translate(locale, "submitting"),
+        State.QUEUED.value: translate(locale, "queued"),
+        State.PROCESSING.value: translate(locale, "processing"),
+        State.COMPLETED.value: translate(locale, "completed"),
+        State.DOWNLOADED.value: translate(locale, "downloaded"),
+        State.DELIVERED.value: translate(locale, "delivered"),
+        State.FAILED.value: translate(locale, "failed"),
+        State.EXPIRED.value: translate(locale, "expired"),
+        State.LOST.value: translate(locale, "lost"),
+        State.REJECTED.value: translate(locale, "rejected"),
+        State.CANCELLED.value: translate(locale, "cancelled"),
+        # TRANSLATORS: how a finished task was posted: as a video file
+        "video": translate(locale, "video"),
+        # TRANSLATORS: how a finished task was posted: as a link (the file was too big to upload)
+        "link": translate(locale, "link"),
+    }
+    return names.get(state, state)
+
+
+def duration_text(seconds: float, locale: str | None, english: str) -> str:
+    """A length of time in the member's language (CLDR's short units); English keeps the bot's own terse
+    form (`english`: "54 s", "1 min 05 s"), which members and tests know."""
+    serving = resolve_locale(locale)
+    return english if serving == "en-US" else format_duration(seconds, serving)
 
 
 class ResultButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"grokvideo:(?P<action>regen|delete|details):(?P<task>[0-9]{1,19})",
 ):
-    def __init__(self, action: str, task_id: int) -> None:
-        label, emoji, style = _BUTTONS[action]
+    def __init__(self, action: str, task_id: int, locale: str | None = None) -> None:
+        emoji, style = _BUTTONS[action]
         super().__init__(
             discord.ui.Button(
-                label=label, emoji=emoji, style=style, custom_id=f"grokvideo:{action}:{task_id}"
+                label=button_label(action, locale),
+                emoji=emoji,
+                style=style,
+                custom_id=f"grokvideo:{action}:{task_id}",
             )
         )
         self.action = action
@@ -62,25 +113,30 @@ class ResultButton(
     async def _act(self, interaction: discord.Interaction) -> None:
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
         task = await bot.store.get(self.task_id)
+        locale = str(interaction.locale)
         if task is None:
             await embeds.send_private(
-                interaction, embeds.refusal_embed("Unknown video", ["I have no record of this task."])
+                interaction,
+                embeds.refusal_embed(
+                    translate(locale, "Unknown video"), [translate(locale, "I have no record of this task.")]
+                ),
             )
             return
         if self.action == "details":
-            await embeds.send_private(interaction, details_embed(task))
+            await embeds.send_private(interaction, details_embed(task, locale))
         elif self.action == "delete":
             await self._delete(interaction, bot, task)
         else:
             await self._regenerate(interaction, bot, task)
 
     async def _delete(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
-        perms = interaction.permissions
+        perms, locale = interaction.permissions, str(interaction.locale)
         if interaction.user.id != task.requester_id and not (perms.manage_messages or perms.manage_guild):
             await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
-                    "Not yours to delete", ["Only the member who asked for it or a moderator can."]
+                    translate(locale, "Not yours to delete"),
+                    [translate(locale, "Only the member who asked for it or a moderator can.")],
                 ),
             )
             return
@@ -98,19 +154,31 @@ class ResultButton(
             log.info("task %s: delete failed: %s", task.id, exc)
             await embeds.send_private(
                 interaction,
-                embeds.refusal_embed("Couldn't delete it", ["Discord refused: I may lack permissions here."]),
+                embeds.refusal_embed(
+                    translate(locale, "Couldn't delete it"),
+                    [translate(locale, "Discord refused: I may lack permissions here.")],
+                ),
             )
             return
-        await embeds.send_private(interaction, embeds.info_embed("🗑️ Deleted", f"Task #{task.id} is gone."))
+        await embeds.send_private(
+            interaction,
+            embeds.info_embed(
+                "🗑️ " + translate(locale, "Deleted"), translate(locale, "Task #{task} is gone.", task=task.id)
+            ),
+        )
 
     async def _regenerate(self, interaction: discord.Interaction, bot: GrokVideoBot, task: Task) -> None:
         if interaction.user.id != task.requester_id and not interaction.permissions.manage_guild:
+            locale = str(interaction.locale)
+            problem = translate(
+                locale, "Only the member who asked for this video (or a server admin) can regenerate it."
+            )
             await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
-                    "Not yours to regenerate",
-                    ["Only the member who asked for this video (or a server admin) can regenerate it."],
-                    "Use /video to make your own.",
+                    translate(locale, "Not yours to regenerate"),
+                    [problem],
+                    translate(locale, "Use /video to make your own."),
                 ),
             )
             return
@@ -130,30 +198,60 @@ def _when(moment: float | None) -> str:
     return "—" if moment is None else f"<t:{int(moment)}:f>"
 
 
-def details_embed(task: Task) -> discord.Embed:
+def options_text(task: Task, locale: str | None) -> str:
+    """The request's options as /videos and Details show them: model · length · ratio · resolution ·
+    images, in the member's words."""
+    request = task.request
+    parts = [request.model]
+    if request.duration is not None:
+        parts.append(duration_text(request.duration, locale, f"{request.duration} s"))
+    parts += [p for p in (request.aspect_ratio, request.resolution) if p]
+    images = len(request.image_urls)
+    if images == 1:
+        parts.append(translate(locale, "1 image"))
+    elif images:
+        parts.append(translate(locale, "{count} images", count=format_number(images, locale)))
+    return " · ".join(parts)
+
+
+def details_embed(task: Task, locale: str | None = None) -> discord.Embed:
+    """Everything about one task, privately, in the member's language (`locale`)."""
     embed = discord.Embed(
-        title=f"Task #{task.id}",
+        title=translate(locale, "Task #{task}", task=task.id),
         description=embeds.clip(task.request.prompt, embeds.DESCRIPTION_LIMIT),
         colour=embeds.BLURPLE,
     )
-    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
-    embed.add_field(name="Model", value=task.request.model)
-    embed.add_field(name="Options", value=embeds.options_line(task))
+    embed.add_field(name=translate(locale, "Requested by"), value=f"<@{task.requester_id}>")
+    embed.add_field(name=translate(locale, "Model"), value=task.request.model)
+    embed.add_field(name=translate(locale, "Options"), value=options_text(task, locale))
+    state = state_name(task.state.value, locale)
+    if task.outcome:
+        state += f" ({state_name(task.outcome, locale)})"
+    embed.add_field(name=translate(locale, "State"), value=state)
     embed.add_field(
-        name="State", value=f"{task.state.value}" + (f" ({task.outcome})" if task.outcome else "")
+        name=translate(locale, "Video-seconds counted"), value=format_number(task.billed_seconds, locale)
     )
-    embed.add_field(name="Video-seconds counted", value=str(task.billed_seconds))
-    embed.add_field(name="Provider task", value=embeds.clip(embeds.plain(task.api_id or "—"), 100))
+    embed.add_field(
+        name=translate(locale, "Provider task"), value=embeds.clip(embeds.plain(task.api_id or "—"), 100)
+    )
     started = task.submitted_at or task.created_at
-    took = embeds.format_elapsed(task.finished_at - started) if task.finished_at else "—"
-    timings = (
-        f"Asked {_when(task.created_at)}\nSubmitted {_when(task.submitted_at)}\n"
-        f"Finished {_when(task.finished_at)} (took {took})\nPosted {_when(task.delivered_at)}"
+    took = "—"
+    if task.finished_at:
+        elapsed = task.finished_at - started
+        took = duration_text(elapsed, locale, embeds.format_elapsed(elapsed))
+    timings = translate(
+        locale,
+        "Asked {asked}\nSubmitted {submitted}\nFinished {finished} (took {took})\nPosted {posted}",
+        asked=_when(task.created_at),
+        submitted=_when(task.submitted_at),
+        finished=_when(task.finished_at),
+        took=took,
+        posted=_when(task.delivered_at),
     )
-    embed.add_field(name="Timings", value=timings, inline=False)
+    embed.add_field(name=translate(locale, "Timings"), value=timings, inline=False)
     if task.failure_reason:
         embed.add_field(
-            name="Why it failed",
+            name=translate(locale, "Why it failed"),
             value=embeds.clip(embeds.plain(task.failure_reason), embeds.FIELD_VALUE_LIMIT),
             inline=False,
         )
@@ -164,7 +262,7 @@ def details_embed(task: Task) -> discord.Embed:
 def result_view(task: Task) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ("regen", "delete", "details"):
-        view.add_item(ResultButton(action, task.id))
+        view.add_item(ResultButton(action, task.id, task_locale(task)))
     return view
 
 
@@ -175,10 +273,10 @@ class CancelButton(
     """Under a waiting request's status message: takes it out of the line, with no API call; the member's
     allowance is given back (a cancelled request never counts). The requester or a moderator may."""
 
-    def __init__(self, task_id: int) -> None:
+    def __init__(self, task_id: int, locale: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel",
+                label=button_label("cancel", locale),
                 emoji="✖️",
                 style=discord.ButtonStyle.danger,
                 custom_id=f"grokvideo:cancel:{task_id}",
@@ -202,20 +300,22 @@ class CancelButton(
     async def _cancel(self, interaction: discord.Interaction) -> None:
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
         task = await bot.store.get(self.task_id)
-        perms = interaction.permissions
+        perms, locale = interaction.permissions, str(interaction.locale)
         if task is None or (
             interaction.user.id != task.requester_id and not (perms.manage_guild or perms.manage_messages)
         ):
-            problem = "Only the member who asked for it or a moderator can cancel it."
-            await embeds.send_private(interaction, embeds.refusal_embed("Not yours to cancel", [problem]))
+            problem = translate(locale, "Only the member who asked for it or a moderator can cancel it.")
+            await embeds.send_private(
+                interaction, embeds.refusal_embed(translate(locale, "Not yours to cancel"), [problem])
+            )
             return
         cancelled = await bot.store.cancel(task.id)
         if cancelled is None:
+            problem = translate(
+                locale, "Task #{task} was already sent to Grok (or is finished).", task=task.id
+            )
             await embeds.send_private(
-                interaction,
-                embeds.refusal_embed(
-                    "Too late to cancel", [f"Task #{task.id} was already sent to Grok (or is finished)."]
-                ),
+                interaction, embeds.refusal_embed(translate(locale, "Too late to cancel"), [problem])
             )
             return
         log.info("task %s: cancelled while waiting in line by %s", task.id, interaction.user.id)
@@ -225,14 +325,18 @@ class CancelButton(
         await embeds.send_private(
             interaction,
             embeds.info_embed(
-                "✖️ Cancelled",
-                f"Task #{task.id} is out of the line. Nothing was sent to Grok, and it no longer counts "
-                "against any allowance.",
+                "✖️ " + translate(locale, "Cancelled"),
+                translate(
+                    locale,
+                    "Task #{task} is out of the line. Nothing was sent to Grok, and it no longer counts "
+                    "against any allowance.",
+                    task=task.id,
+                ),
             ),
         )
 
 
 def cancel_view(task: Task) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(task.id))
+    view.add_item(CancelButton(task.id, task_locale(task)))
     return view

@@ -303,7 +303,13 @@ class ActionsMixin:
         return stored
 
     async def _component_interaction(
-        self, message: Any, custom_id: str, user: Any, component_types: set[int], extra: dict[str, Any]
+        self,
+        message: Any,
+        custom_id: str,
+        user: Any,
+        component_types: set[int],
+        extra: dict[str, Any],
+        locale: str = "en-US",
     ) -> InteractionHandle:
         stored = self._component_message(message)
         comp = next(
@@ -326,11 +332,14 @@ class ActionsMixin:
         msg = copy.deepcopy(stored.data)
         if g is not None:
             msg["guild_id"] = str(g.id)
-        payload = self._interaction_envelope(3, data, u, ch, g, message=msg)
+        payload = self._interaction_envelope(3, data, u, ch, g, message=msg, locale=locale)
         return await self._deliver(payload, u, ch, g, message_id=int(stored.data["id"]))
 
-    async def click_button(self, message: Any, custom_id: str, *, user: Any = None) -> InteractionHandle:
-        return await self._component_interaction(message, custom_id, user, {2}, {})
+    async def click_button(
+        self, message: Any, custom_id: str, *, user: Any = None, locale: str = "en-US"
+    ) -> InteractionHandle:
+        """A member clicks a button; `locale`: their client's language (the interaction's `locale`)."""
+        return await self._component_interaction(message, custom_id, user, {2}, {}, locale)
 
     async def select_option(
         self, message: Any, custom_id: str, values: Sequence[str], *, user: Any = None
