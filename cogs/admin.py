@@ -41,7 +41,7 @@ from bot.core.policy import (
 )
 from bot.discord import embeds
 from bot.discord.requests import age_restricted_channels
-from bot.i18n import catalogue_locale, format_duration, format_money, format_number, translate
+from bot.i18n import format_duration, format_money, format_number, resolve_locale, translate
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -68,17 +68,14 @@ PERIOD_CHOICES = [
 
 
 def _english(locale: str | None) -> bool:
-    """Whether the member reads the English source text (no catalogue serves their locale)."""
-    return catalogue_locale(str(locale or "en-US")) is None and str(locale or "en").lower().startswith("en")
-
-
-def number(n: float, locale: str | None) -> str:
-    return format_number(n, locale)
+    """Whether the member reads the English source text (no catalogue serves their locale, nor
+    DEFAULT_LOCALE's): they keep the bot's own English forms of durations and money."""
+    return resolve_locale(locale) == "en-US"
 
 
 def seconds_text(seconds: float, locale: str | None) -> str:
     """Video-seconds, a quantity rather than a wait: "1,234 s" (en), "1.234 s" (de), "1,234 秒" (ja)."""
-    return translate(locale, "{seconds} s", seconds=number(int(seconds), locale))
+    return translate(locale, "{seconds} s", seconds=format_number(int(seconds), locale))
 
 
 def duration(seconds: float, locale: str | None) -> str:
@@ -97,7 +94,7 @@ def money(amount: float | None, currency: str, locale: str | None) -> str:
 
 
 def videos_text(n: int, locale: str | None) -> str:
-    count = number(n, locale)
+    count = format_number(n, locale)
     return (
         translate(locale, "{count} video", count=count)
         if n == 1
@@ -110,7 +107,7 @@ def limit_lines(config: GuildConfig, defaults: Limits, locale: str | None = None
     effective = config.limits(defaults)
     rows: list[tuple[str, float | None, float, Callable[[float], str]]] = [
         (translate(locale, "Videos in progress per member"), config.max_active, effective.max_active,
-         lambda v: number(int(v), locale)),
+         lambda v: format_number(int(v), locale)),
         (translate(locale, "Cooldown between a member's videos"), config.cooldown_seconds,
          effective.cooldown_seconds, lambda v: duration(v, locale)),
         (translate(locale, "Video-seconds per member per day"), config.member_daily_seconds,
@@ -132,7 +129,7 @@ def limit_lines(config: GuildConfig, defaults: Limits, locale: str | None = None
 def in_flight_line(config: GuildConfig, max_in_flight: int, locale: str | None = None) -> str:
     """This server's bound on its videos with Grok at once, and the bot owner's over all servers."""
     everyone = (
-        translate(locale, "{count} for all servers", count=number(max_in_flight, locale))
+        translate(locale, "{count} for all servers", count=format_number(max_in_flight, locale))
         if max_in_flight
         else translate(locale, "no limit for all servers")
     )
@@ -140,7 +137,7 @@ def in_flight_line(config: GuildConfig, max_in_flight: int, locale: str | None =
         return translate(
             locale,
             "Videos with Grok at once: **{count}** (server setting; {everyone})",
-            count=number(config.max_in_flight, locale),
+            count=format_number(config.max_in_flight, locale),
             everyone=everyone,
         )
     return translate(
@@ -203,7 +200,7 @@ def usage_lines(
         members.append(f"<@{member_id}> · {summary(group)}\n-# {embeds.clip(detail, _MEMBER_LINE_LIMIT)}")
     if len(ranked) > TOP_MEMBERS:
         more = len(ranked) - TOP_MEMBERS
-        count = number(more, locale)
+        count = format_number(more, locale)
         members.append(
             translate(locale, "…and {count} more member", count=count)
             if more == 1
@@ -220,8 +217,8 @@ def content_rules_text(config: GuildConfig, locale: str | None = None) -> str:
         translate(
             locale,
             "{count} of {max} (/videoadmin blocked-words list)",
-            count=number(words, locale),
-            max=number(MAX_BLOCKED_WORDS, locale),
+            count=format_number(words, locale),
+            max=format_number(MAX_BLOCKED_WORDS, locale),
         )
         if words
         else translate(locale, "none")
@@ -257,7 +254,7 @@ def word_change_embed(adding: bool, change: WordChange, locale: str | None = Non
             else translate(locale, "Not on the list: {words}.", words=words)
         )
     lines += [f"• {embeds.plain(p)}" for p in change.problems]  # policy's words, in English for now
-    count, most = number(len(change.words), locale), number(MAX_BLOCKED_WORDS, locale)
+    count, most = format_number(len(change.words), locale), format_number(MAX_BLOCKED_WORDS, locale)
     lines.append(
         translate(locale, "The list has {count} word (at most {max}).", count=count, max=most)
         if len(change.words) == 1
@@ -387,7 +384,7 @@ class AdminCog(commands.Cog):
                         translate(
                             locale,
                             "At most {max} channels can be listed.",
-                            max=number(MAX_ALLOWED_CHANNELS, locale),
+                            max=format_number(MAX_ALLOWED_CHANNELS, locale),
                         )
                     ],
                     translate(
@@ -688,7 +685,7 @@ class AdminCog(commands.Cog):
             )
             return
         pages = word_pages(words)
-        count = number(len(words), locale)
+        count = format_number(len(words), locale)
         heading = (
             translate(locale, "{count} blocked word", count=count)
             if len(words) == 1
@@ -780,7 +777,7 @@ class AdminCog(commands.Cog):
             interaction.guild_id
         )
         bound = (
-            number(settings.max_in_flight, locale)
+            format_number(settings.max_in_flight, locale)
             if settings.max_in_flight
             else translate(locale, "no limit")
         )
@@ -789,15 +786,15 @@ class AdminCog(commands.Cog):
                 translate(
                     locale,
                     "Waiting: **{here}** from this server, **{everywhere}** in the whole line",
-                    here=number(waiting_here, locale),
-                    everywhere=number(waiting, locale),
+                    here=format_number(waiting_here, locale),
+                    everywhere=format_number(waiting, locale),
                 ),
                 translate(
                     locale,
                     "With Grok now: **{here}** from this server, **{everywhere}** in all "
                     "(MAX_IN_FLIGHT: {bound})",
-                    here=number(with_grok_here, locale),
-                    everywhere=number(with_grok, locale),
+                    here=format_number(with_grok_here, locale),
+                    everywhere=format_number(with_grok, locale),
                     bound=bound,
                 ),
             ]
@@ -860,9 +857,9 @@ class AdminCog(commands.Cog):
             title = translate(locale, "Usage today (since 00:00 UTC)")
             empty = translate(locale, "No videos were made today (since 00:00 UTC).")
         else:
-            title = translate(locale, "Usage in the last {days} days", days=number(days, locale))
+            title = translate(locale, "Usage in the last {days} days", days=format_number(days, locale))
             empty = translate(
-                locale, "No videos were made in the last {days} days.", days=number(days, locale)
+                locale, "No videos were made in the last {days} days.", days=format_number(days, locale)
             )
         if not rows:
             await self._done(interaction, title, empty)
