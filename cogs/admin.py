@@ -4,6 +4,11 @@ a pause switch, and a usage report with estimated costs.
 Every setting lives in the `guild_settings` row (store.guild_config / save_guild_config), which the video
 cog reads on every request: a change applies to the next /video at once and survives restarts. Every answer
 is private: a settings change is nobody else's business, and a refusal must not embarrass anyone.
+
+Every answer is written in the member's language (`str(interaction.locale)`, bot.i18n), its numbers,
+durations and money formatted for that locale with Babel's CLDR data. English keeps the bot's own forms
+("2 min", "0.50 USD"), which owners and the English tests know; model ids, option values, command names
+and setting names (PRICES, MAX_IN_FLIGHT) stay as they are in every language.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core import policy
 from bot.core.policy import (
     DAY,
     MAX_BLOCKED_WORDS,
@@ -29,13 +35,13 @@ from bot.core.policy import (
     cost,
     day_start,
     duration_text,
-    format_money,
     remove_words,
     split_words,
     total_cost,
 )
 from bot.discord import embeds
 from bot.discord.requests import age_restricted_channels
+from bot.i18n import format_duration, format_money, format_number, resolve_locale, translate
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -48,10 +54,11 @@ TOP_MEMBERS = 15
 # description, and with the by-model field the embed stays under Discord's 6,000 in all.
 _MEMBER_LINE_LIMIT = 180
 _MODEL_SPLIT = re.compile(r"[\s,]+")
-_PERIODS: dict[str, tuple[str, Callable[[float], float]]] = {
-    "today": ("today (since 00:00 UTC)", day_start),
-    "7d": ("in the last 7 days", lambda now: now - 7 * DAY),
-    "30d": ("in the last 30 days", lambda now: now - 30 * DAY),
+#: A usage period -> (its number of days, None for today since 00:00 UTC; when it starts).
+_PERIODS: dict[str, tuple[int | None, Callable[[float], float]]] = {
+    "today": (None, day_start),
+    "7d": (7, lambda now: now - 7 * DAY),
+    "30d": (30, lambda now: now - 30 * DAY),
 }
 PERIOD_CHOICES = [
     app_commands.Choice(name="today", value="today"),
@@ -60,36 +67,82 @@ PERIOD_CHOICES = [
 ]
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+def _english(locale: str | None) -> bool:
+    """Whether the member reads the English source text (no catalogue serves their locale, nor
+    DEFAULT_LOCALE's): they keep the bot's own English forms of durations and money."""
+    return resolve_locale(locale) == "en-US"
 
 
-def limit_lines(config: GuildConfig, defaults: Limits) -> list[str]:
+def seconds_text(seconds: float, locale: str | None) -> str:
+    """Video-seconds, a quantity rather than a wait: "1,234 s" (en), "1.234 s" (de), "1,234 秒" (ja)."""
+    return translate(locale, "{seconds} s", seconds=format_number(int(seconds), locale))
+
+
+def duration(seconds: float, locale: str | None) -> str:
+    """A wait: "2 min" (en, the bot's own form), "2 Min." (de), "2 分" (ja)."""
+    return duration_text(seconds) if _english(locale) else format_duration(seconds, locale)
+
+
+def money(amount: float | None, currency: str, locale: str | None) -> str:
+    """An estimate in the owner's CURRENCY: "0.50 USD" (en, the bot's own form), "0,50 $" (de); "n/a"
+    when no price is set."""
+    if amount is None:
+        return translate(locale, "n/a")
+    return (
+        policy.format_money(amount, currency) if _english(locale) else format_money(amount, currency, locale)
+    )
+
+
+def videos_text(n: int, locale: str | None) -> str:
+    count = format_number(n, locale)
+    return (
+        translate(locale, "{count} video", count=count)
+        if n == 1
+        else translate(locale, "{count} videos", count=count)
+    )
+
+
+def limit_lines(config: GuildConfig, defaults: Limits, locale: str | None = None) -> list[str]:
     """The effective limits, each marked as this server's choice or the bot owner's default."""
     effective = config.limits(defaults)
     rows: list[tuple[str, float | None, float, Callable[[float], str]]] = [
-        ("Videos in progress per member", config.max_active, effective.max_active, lambda v: f"{int(v)}"),
-        ("Cooldown between a member's videos", config.cooldown_seconds, effective.cooldown_seconds,
-         duration_text),
-        ("Video-seconds per member per day", config.member_daily_seconds, effective.member_daily_seconds,
-         lambda v: f"{int(v):,} s"),
-        ("Video-seconds for the server per day", config.server_daily_seconds,
-         effective.server_daily_seconds, lambda v: f"{int(v):,} s"),
+        (translate(locale, "Videos in progress per member"), config.max_active, effective.max_active,
+         lambda v: format_number(int(v), locale)),
+        (translate(locale, "Cooldown between a member's videos"), config.cooldown_seconds,
+         effective.cooldown_seconds, lambda v: duration(v, locale)),
+        (translate(locale, "Video-seconds per member per day"), config.member_daily_seconds,
+         effective.member_daily_seconds, lambda v: seconds_text(v, locale)),
+        (translate(locale, "Video-seconds for the server per day"), config.server_daily_seconds,
+         effective.server_daily_seconds, lambda v: seconds_text(v, locale)),
     ]  # fmt: skip
     lines = []
     for label, override, value, show in rows:
-        shown = show(value) if value else "no limit"  # 0 switches a limit off (see policy.Limits)
-        origin = "server setting" if override is not None else "default"
-        lines.append(f"{label}: **{shown}** ({origin})")
+        # 0 switches a limit off (see policy.Limits)
+        shown = show(value) if value else translate(locale, "no limit")
+        origin = translate(locale, "server setting") if override is not None else translate(locale, "default")
+        lines.append(
+            translate(locale, "{label}: **{value}** ({origin})", label=label, value=shown, origin=origin)
+        )
     return lines
 
 
-def in_flight_line(config: GuildConfig, max_in_flight: int) -> str:
+def in_flight_line(config: GuildConfig, max_in_flight: int, locale: str | None = None) -> str:
     """This server's bound on its videos with Grok at once, and the bot owner's over all servers."""
-    everyone = f"{max_in_flight} for all servers" if max_in_flight else "no limit for all servers"
+    everyone = (
+        translate(locale, "{count} for all servers", count=format_number(max_in_flight, locale))
+        if max_in_flight
+        else translate(locale, "no limit for all servers")
+    )
     if config.max_in_flight:
-        return f"Videos with Grok at once: **{config.max_in_flight}** (server setting; {everyone})"
-    return f"Videos with Grok at once: **{everyone}** (default, MAX_IN_FLIGHT)"
+        return translate(
+            locale,
+            "Videos with Grok at once: **{count}** (server setting; {everyone})",
+            count=format_number(config.max_in_flight, locale),
+            everyone=everyone,
+        )
+    return translate(
+        locale, "Videos with Grok at once: **{everyone}** (default, MAX_IN_FLIGHT)", everyone=everyone
+    )
 
 
 class ListableChannel(app_commands.Transformer):
@@ -125,7 +178,9 @@ class UsageRow:
     cost: float | None
 
 
-def usage_lines(rows: Sequence[UsageRow], currency: str) -> tuple[list[str], list[str], str]:
+def usage_lines(
+    rows: Sequence[UsageRow], currency: str, locale: str | None = None
+) -> tuple[list[str], list[str], str]:
     """(member lines, per-model lines, total line) for the report; members ordered by video-seconds."""
     by_member: dict[int, list[UsageRow]] = {}
     by_model: dict[str, list[UsageRow]] = {}
@@ -135,8 +190,8 @@ def usage_lines(rows: Sequence[UsageRow], currency: str) -> tuple[list[str], lis
 
     def summary(group: Sequence[UsageRow]) -> str:
         videos, seconds = sum(r.videos for r in group), sum(r.seconds for r in group)
-        money = format_money(total_cost([r.cost for r in group]), currency)
-        return f"{plural(videos, 'video')} · {seconds:,} s · {money}"
+        spent = money(total_cost([r.cost for r in group]), currency, locale)
+        return f"{videos_text(videos, locale)} · {seconds_text(seconds, locale)} · {spent}"
 
     ranked = sorted(by_member.items(), key=lambda item: -sum(r.seconds for r in item[1]))
     members = []
@@ -144,32 +199,77 @@ def usage_lines(rows: Sequence[UsageRow], currency: str) -> tuple[list[str], lis
         detail = "; ".join(f"{r.model}: {summary([r])}" for r in group)
         members.append(f"<@{member_id}> · {summary(group)}\n-# {embeds.clip(detail, _MEMBER_LINE_LIMIT)}")
     if len(ranked) > TOP_MEMBERS:
-        members.append(f"…and {plural(len(ranked) - TOP_MEMBERS, 'more member')}")
+        more = len(ranked) - TOP_MEMBERS
+        count = format_number(more, locale)
+        members.append(
+            translate(locale, "…and {count} more member", count=count)
+            if more == 1
+            else translate(locale, "…and {count} more members", count=count)
+        )
     heaviest = sorted(by_model.items(), key=lambda item: -sum(r.seconds for r in item[1]))
     models = [f"{model}: {summary(group)}" for model, group in heaviest]
     return members, models, summary(rows)
 
 
-def content_rules_text(config: GuildConfig) -> str:
+def content_rules_text(config: GuildConfig, locale: str | None = None) -> str:
     words = len(config.blocked_words)
-    listed = f"{words} of {MAX_BLOCKED_WORDS} (/videoadmin blocked-words list)" if words else "none"
-    age = "on: only in age-restricted channels" if config.age_restricted_only else "off"
-    return f"Blocked words: {listed}\nAge-restricted channels only: {age}"
+    listed = (
+        translate(
+            locale,
+            "{count} of {max} (/videoadmin blocked-words list)",
+            count=format_number(words, locale),
+            max=format_number(MAX_BLOCKED_WORDS, locale),
+        )
+        if words
+        else translate(locale, "none")
+    )
+    age = (
+        translate(locale, "on: only in age-restricted channels")
+        if config.age_restricted_only
+        else translate(locale, "off")
+    )
+    return "\n".join(
+        [
+            translate(locale, "Blocked words: {listed}", listed=listed),
+            translate(locale, "Age-restricted channels only: {age}", age=age),
+        ]
+    )
 
 
-def word_change_embed(title: str, change: WordChange) -> discord.Embed:
+def word_change_embed(adding: bool, change: WordChange, locale: str | None = None) -> discord.Embed:
     """What add or remove did, the words spoilered (the list is not meant to be read by accident)."""
     lines = []
     if change.changed:
-        lines.append(f"{title}: {spoilered(change.changed)}.")
+        words = spoilered(change.changed)
+        lines.append(
+            translate(locale, "Blocked words added: {words}.", words=words)
+            if adding
+            else translate(locale, "Blocked words removed: {words}.", words=words)
+        )
     if change.unchanged:
-        verb = "Already blocked" if "added" in title else "Not on the list"
-        lines.append(f"{verb}: {spoilered(change.unchanged)}.")
-    lines += [f"• {embeds.plain(p)}" for p in change.problems]
-    lines.append(f"The list has {plural(len(change.words), 'word')} (at most {MAX_BLOCKED_WORDS}).")
+        words = spoilered(change.unchanged)
+        lines.append(
+            translate(locale, "Already blocked: {words}.", words=words)
+            if adding
+            else translate(locale, "Not on the list: {words}.", words=words)
+        )
+    lines += [f"• {embeds.plain(p)}" for p in change.problems]  # policy's words, in English for now
+    count, most = format_number(len(change.words), locale), format_number(MAX_BLOCKED_WORDS, locale)
+    lines.append(
+        translate(locale, "The list has {count} word (at most {max}).", count=count, max=most)
+        if len(change.words) == 1
+        else translate(locale, "The list has {count} words (at most {max}).", count=count, max=most)
+    )
+    unchanged = translate(locale, "Blocked words unchanged")
     if change.problems and not change.changed:
-        return embeds.refusal_embed("Blocked words unchanged", lines[:-1], lines[-1])
-    return embeds.info_embed(f"⚙️ {title if change.changed else 'Blocked words unchanged'}", "\n".join(lines))
+        return embeds.refusal_embed(unchanged, lines[:-1], lines[-1])
+    if not change.changed:
+        title = unchanged
+    elif adding:
+        title = translate(locale, "Blocked words added")
+    else:
+        title = translate(locale, "Blocked words removed")
+    return embeds.info_embed(f"⚙️ {title}", "\n".join(lines))
 
 
 def spoilered(words: Sequence[str]) -> str:
@@ -209,14 +309,36 @@ class AdminCog(commands.Cog):
 
     # ---- shared plumbing ---------------------------------------------------------------------------
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        """Only server managers may run /videoadmin. discord.py calls a cog's interaction_check before each of
-        its app commands; the group's default permissions only hide it, and server settings can show it to
-        anyone. The error stops the subcommand before it runs, and BotTree.on_error refuses privately,
-        naming the permission."""
+    async def _refused(self, interaction: discord.Interaction) -> bool:
+        """Only server managers may run /videoadmin: every subcommand starts with `if await
+        self._refused(interaction): return` (tests/test_e2e_localised_admin.py runs each one as a member).
+        The group's default permissions only hide it, and server settings can show it to anyone.
+
+        The refusal is private, in the member's language, and names the permission. It is answered here
+        rather than by raising MissingPermissions from `interaction_check`, because BotTree.on_error would
+        then add its own answer in English."""
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
-        return True
+            locale = str(interaction.locale)
+            command = interaction.command
+            label = f"/{command.qualified_name}" if command is not None else "/videoadmin"
+            permission = translate(locale, "Manage Server")
+            await embeds.send_private(
+                interaction,
+                embeds.refusal_embed(
+                    translate(locale, "Not allowed"),
+                    [
+                        translate(
+                            locale,
+                            "{command} needs the {permission} permission on this server.",
+                            command=label,
+                            permission=permission,
+                        )
+                    ],
+                    translate(locale, "Ask someone who manages the server."),
+                ),
+            )
+            return True
+        return False
 
     async def _update(self, guild_id: int, change: Callable[[GuildConfig], GuildConfig]) -> GuildConfig:
         async with self._settings_lock:
@@ -228,9 +350,9 @@ class AdminCog(commands.Cog):
         await embeds.send_private(interaction, embeds.info_embed(f"⚙️ {title}", text))
 
     @staticmethod
-    def _channels_text(config: GuildConfig) -> str:
+    def _channels_text(config: GuildConfig, locale: str | None = None) -> str:
         if not config.allowed_channels:
-            return "every channel"
+            return translate(locale, "every channel")
         return embeds.clip(", ".join(f"<#{c}>" for c in config.allowed_channels), embeds.FIELD_VALUE_LIMIT)
 
     # ---- channels ----------------------------------------------------------------------------------
@@ -240,6 +362,8 @@ class AdminCog(commands.Cog):
     )
     @app_commands.describe(channel="Once any channel is listed, videos can only be made in listed channels")
     async def channel_allow(self, interaction: discord.Interaction, channel: Listable) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
 
         def add(config: GuildConfig) -> GuildConfig:
@@ -249,73 +373,115 @@ class AdminCog(commands.Cog):
                 return config
             return config.with_changes(allowed_channels=(*listed, channel.id))
 
+        locale = str(interaction.locale)
         config = await self._update(interaction.guild_id, add)
         if channel.id not in config.allowed_channels:
             await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
-                    "Too many channels",
-                    [f"At most {MAX_ALLOWED_CHANNELS} channels can be listed."],
-                    "Remove one with /videoadmin channel-remove, or clear the list with channels-clear.",
+                    translate(locale, "Too many channels"),
+                    [
+                        translate(
+                            locale,
+                            "At most {max} channels can be listed.",
+                            max=format_number(MAX_ALLOWED_CHANNELS, locale),
+                        )
+                    ],
+                    translate(
+                        locale,
+                        "Remove one with /videoadmin channel-remove, or clear the list with channels-clear.",
+                    ),
                 ),
             )
             return
         await self._done(
             interaction,
-            "Channel allowed",
-            f"Videos can now be made in: {self._channels_text(config)}.\n"
-            "Managers can still make videos anywhere.",
+            translate(locale, "Channel allowed"),
+            translate(
+                locale, "Videos can now be made in: {channels}.", channels=self._channels_text(config, locale)
+            )
+            + "\n"
+            + translate(locale, "Managers can still make videos anywhere."),
         )
 
     @videoadmin.command(name="channel-remove", description="Remove a channel from the allowed list")
     @app_commands.describe(channel="The channel to take off the list")
     async def channel_remove(self, interaction: discord.Interaction, channel: Listable) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
 
         def remove(config: GuildConfig) -> GuildConfig:
             kept = tuple(c for c in config.allowed_channels if c != channel.id)
             return config.with_changes(allowed_channels=kept)
 
+        locale = str(interaction.locale)
         config = await self._update(interaction.guild_id, remove)
-        note = "" if config.allowed_channels else "\nThe list is empty, so every channel is allowed."
-        await self._done(
-            interaction, "Channel removed", f"Videos can be made in: {self._channels_text(config)}.{note}"
+        text = translate(
+            locale, "Videos can be made in: {channels}.", channels=self._channels_text(config, locale)
         )
+        if not config.allowed_channels:
+            text += "\n" + translate(locale, "The list is empty, so every channel is allowed.")
+        await self._done(interaction, translate(locale, "Channel removed"), text)
 
     @videoadmin.command(name="channels-clear", description="Allow video making in every channel again")
     async def channels_clear(self, interaction: discord.Interaction) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
         await self._update(interaction.guild_id, lambda c: c.with_changes(allowed_channels=()))
-        await self._done(interaction, "Channel list cleared", "Videos can be made in every channel again.")
+        locale = str(interaction.locale)
+        await self._done(
+            interaction,
+            translate(locale, "Channel list cleared"),
+            translate(locale, "Videos can be made in every channel again."),
+        )
 
     # ---- role --------------------------------------------------------------------------------------
 
     @videoadmin.command(name="role", description="Require a role to make videos (leave empty to remove)")
     @app_commands.describe(role="Members need this role; leave empty so everyone can make videos")
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
         # Everyone has @everyone (a restriction that is none), and a bot's own role can't be given to
         # members (a restriction nobody could meet).
+        locale = str(interaction.locale)
         if role is not None and (role.is_default() or role.is_bot_managed()):
-            why = "Everyone has @everyone" if role.is_default() else f"{role.name} belongs to a bot"
+            why = (
+                translate(locale, "Everyone has @everyone, so it can't be the role members need.")
+                if role.is_default()
+                else translate(
+                    locale, "{role} belongs to a bot, so it can't be the role members need.", role=role.name
+                )
+            )
             await embeds.send_private(
                 interaction,
                 embeds.refusal_embed(
-                    "Pick another role",
-                    [f"{why}, so it can't be the role members need."],
-                    "Run /videoadmin role without a role to let everyone make videos.",
+                    translate(locale, "Pick another role"),
+                    [why],
+                    translate(locale, "Run /videoadmin role without a role to let everyone make videos."),
                 ),
             )
             return
         role_id = None if role is None else role.id
         await self._update(interaction.guild_id, lambda c: c.with_changes(required_role_id=role_id))
         if role is None:
-            await self._done(interaction, "Role requirement removed", "Every member can make videos.")
+            await self._done(
+                interaction,
+                translate(locale, "Role requirement removed"),
+                translate(locale, "Every member can make videos."),
+            )
         else:
             await self._done(
                 interaction,
-                "Role required",
-                f"Only members with {role.mention} can make videos now. Managers can always make videos.",
+                translate(locale, "Role required"),
+                translate(
+                    locale,
+                    "Only members with {role} can make videos now. Managers can always make videos.",
+                    role=role.mention,
+                ),
             )
 
     # ---- limits ------------------------------------------------------------------------------------
@@ -339,6 +505,8 @@ class AdminCog(commands.Cog):
         max_in_flight: app_commands.Range[int, 0, 1000] | None = None,
         reset: bool = False,
     ) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
         if reset:
@@ -355,23 +523,28 @@ class AdminCog(commands.Cog):
         }
         changes.update({k: v for k, v in given.items() if v is not None})
         config = await self._update(interaction.guild_id, lambda c: c.with_changes(**changes))
+        locale = str(interaction.locale)
         if not changes:
-            title = "Limits (unchanged)"
+            title = translate(locale, "Limits (unchanged)")
         elif reset:
-            title = "Limits reset to the defaults"
+            title = translate(locale, "Limits reset to the defaults")
         else:
-            title = "Limits updated"
-        text = "\n".join(limit_lines(config, self.bot.settings.default_limits))
-        line = in_flight_line(config, self.bot.settings.max_in_flight)
+            title = translate(locale, "Limits updated")
+        text = "\n".join(limit_lines(config, self.bot.settings.default_limits, locale))
+        line = in_flight_line(config, self.bot.settings.max_in_flight, locale)
         self.bot.poller.wake()  # a higher bound may let waiting requests go now
-        await self._done(interaction, title, f"{text}\n{line}\n\nManagers are not limited.")
+        managers = translate(locale, "Managers are not limited.")
+        await self._done(interaction, title, f"{text}\n{line}\n\n{managers}")
 
     # ---- models ------------------------------------------------------------------------------------
 
     @videoadmin.command(name="models", description="Choose which models members may use")
     @app_commands.describe(allow="Model ids separated by commas or spaces, or all")
     async def models(self, interaction: discord.Interaction, allow: app_commands.Range[str, 1, 1000]) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
+        locale = str(interaction.locale)
         known = {model_id.lower(): model_id for model_id in self.bot.catalogue.models}
         asked = [word for word in _MODEL_SPLIT.split(allow.strip()) if word]
         chosen: tuple[str, ...] | None
@@ -381,26 +554,30 @@ class AdminCog(commands.Cog):
             unknown = [word for word in asked if word.lower() not in known]
             if unknown or not asked:
                 shown = ", ".join(embeds.clip(word, 30) for word in unknown[:5])
-                await embeds.send_private(
-                    interaction,
-                    embeds.refusal_embed(
-                        "Unknown model" if len(unknown) == 1 else "Unknown models",
-                        [
-                            f"There is no model called {shown}."
-                            if len(unknown) == 1
-                            else f"There are no models called {shown}."
-                            if unknown
-                            else "Name at least one model."
-                        ],
-                        f"Known models: {', '.join(self.bot.catalogue.models)}, or all.",
-                    ),
+                if len(unknown) == 1:
+                    title = translate(locale, "Unknown model")
+                    problem = translate(locale, "There is no model called {names}.", names=shown)
+                else:
+                    title = translate(locale, "Unknown models")
+                    problem = (
+                        translate(locale, "There are no models called {names}.", names=shown)
+                        if unknown
+                        else translate(locale, "Name at least one model.")
+                    )
+                hint = translate(
+                    locale, "Known models: {models}, or all.", models=", ".join(self.bot.catalogue.models)
                 )
+                await embeds.send_private(interaction, embeds.refusal_embed(title, [problem], hint))
                 return
             picked = {known[word.lower()] for word in asked}
             chosen = tuple(m for m in self.bot.catalogue.models if m in picked)  # catalogue order
         await self._update(interaction.guild_id, lambda c: c.with_changes(allowed_models=chosen))
-        listed = "every model" if chosen is None else ", ".join(chosen)
-        await self._done(interaction, "Models updated", f"Members can use: {listed}.")
+        listed = translate(locale, "every model") if chosen is None else ", ".join(chosen)
+        await self._done(
+            interaction,
+            translate(locale, "Models updated"),
+            translate(locale, "Members can use: {models}.", models=listed),
+        )
 
     @models.autocomplete("allow")
     async def models_autocomplete(
@@ -423,24 +600,36 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="pause", description="Stop new videos on this server (running ones finish)")
     async def pause(self, interaction: discord.Interaction) -> None:
+        if await self._refused(interaction):
+            return
         await self._set_paused(interaction, paused=True)
 
     @videoadmin.command(name="resume", description="Let members make videos again")
     async def resume(self, interaction: discord.Interaction) -> None:
+        if await self._refused(interaction):
+            return
         await self._set_paused(interaction, paused=False)
 
     async def _set_paused(self, interaction: discord.Interaction, *, paused: bool) -> None:
         assert interaction.guild_id is not None
         await self._update(interaction.guild_id, lambda c: c.with_changes(paused=paused))
+        locale = str(interaction.locale)
         if paused:
             await self._done(
                 interaction,
-                "Video making paused",
-                "Members can't start new videos until you run /videoadmin resume. Videos already in "
-                "progress still finish and are posted. Managers can still make videos.",
+                translate(locale, "Video making paused"),
+                translate(
+                    locale,
+                    "Members can't start new videos until you run /videoadmin resume. Videos already in "
+                    "progress still finish and are posted. Managers can still make videos.",
+                ),
             )
         else:
-            await self._done(interaction, "Video making resumed", "Members can make videos again.")
+            await self._done(
+                interaction,
+                translate(locale, "Video making resumed"),
+                translate(locale, "Members can make videos again."),
+            )
 
     # ---- content rules -----------------------------------------------------------------------------
 
@@ -451,19 +640,24 @@ class AdminCog(commands.Cog):
     @blocked.command(name="add", description="Block words in prompts: whole words, any case or accents")
     @app_commands.describe(words="One or more words or short phrases, separated by commas")
     async def blocked_add(self, interaction: discord.Interaction, words: WordList) -> None:
-        await self._change_words(interaction, words, add_words, "Blocked words added")
+        if await self._refused(interaction):
+            return
+        await self._change_words(interaction, words, add_words, adding=True)
 
     @blocked.command(name="remove", description="Allow blocked words again")
     @app_commands.describe(words="The words to take off the list, separated by commas")
     async def blocked_remove(self, interaction: discord.Interaction, words: WordList) -> None:
-        await self._change_words(interaction, words, remove_words, "Blocked words removed")
+        if await self._refused(interaction):
+            return
+        await self._change_words(interaction, words, remove_words, adding=False)
 
     async def _change_words(
         self,
         interaction: discord.Interaction,
         raw: str,
         change: Callable[[tuple[str, ...], list[str]], WordChange],
-        title: str,
+        *,
+        adding: bool,
     ) -> None:
         assert interaction.guild_id is not None
         asked = split_words(raw)
@@ -474,19 +668,32 @@ class AdminCog(commands.Cog):
             return config.with_changes(blocked_words=outcome[0].words)
 
         await self._update(interaction.guild_id, apply)
-        await embeds.send_private(interaction, word_change_embed(title, outcome[0]))
+        await embeds.send_private(interaction, word_change_embed(adding, outcome[0], str(interaction.locale)))
 
     @blocked.command(name="list", description="Show the blocked words (hidden behind spoilers)")
     async def blocked_list(self, interaction: discord.Interaction) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
+        locale = str(interaction.locale)
         words = (await self.bot.store.guild_config(interaction.guild_id)).blocked_words
         if not words:
-            await self._done(interaction, "No blocked words", "Prompts are not checked for any words.")
+            await self._done(
+                interaction,
+                translate(locale, "No blocked words"),
+                translate(locale, "Prompts are not checked for any words."),
+            )
             return
         pages = word_pages(words)
+        count = format_number(len(words), locale)
+        heading = (
+            translate(locale, "{count} blocked word", count=count)
+            if len(words) == 1
+            else translate(locale, "{count} blocked words", count=count)
+        )
         for n, page in enumerate(pages, 1):
             of = f" ({n}/{len(pages)})" if len(pages) > 1 else ""
-            title = f"🚫 {plural(len(words), 'blocked word')}{of}"
+            title = f"🚫 {heading}{of}"
             await embeds.send_private(interaction, embeds.info_embed(title, page))
 
     @videoadmin.command(
@@ -494,74 +701,134 @@ class AdminCog(commands.Cog):
     )
     @app_commands.describe(enabled="On: only age-restricted channels and their threads; off: any channel")
     async def age_restricted_only(self, interaction: discord.Interaction, enabled: bool) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild is not None
         await self._update(interaction.guild.id, lambda c: c.with_changes(age_restricted_only=enabled))
+        locale = str(interaction.locale)
         if not enabled:
             await self._done(
-                interaction, "Any channel again", "Videos are no longer limited to age-restricted channels."
+                interaction,
+                translate(locale, "Any channel again"),
+                translate(locale, "Videos are no longer limited to age-restricted channels."),
             )
             return
         places = [c.mention for c in age_restricted_channels(interaction.guild)]
         where = (
             embeds.clip(", ".join(places), 1000)
             if places
-            else "none yet: mark one age-restricted in its settings (Edit Channel → Age-Restricted Channel)"
+            else translate(
+                locale,
+                "none yet: mark one age-restricted in its settings (Edit Channel → Age-Restricted Channel)",
+            )
         )
         await self._done(
             interaction,
-            "Age-restricted channels only",
-            f"Members can make videos only in age-restricted channels and their threads: {where}.\n"
-            "Managers can still make videos anywhere.",
+            translate(locale, "Age-restricted channels only"),
+            translate(
+                locale,
+                "Members can make videos only in age-restricted channels and their threads: {channels}.",
+                channels=where,
+            )
+            + "\n"
+            + translate(locale, "Managers can still make videos anywhere."),
         )
 
     # ---- config ------------------------------------------------------------------------------------
 
     @videoadmin.command(name="config", description="Show this server's video settings")
     async def config(self, interaction: discord.Interaction) -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
+        locale = str(interaction.locale)
         config = await self.bot.store.guild_config(interaction.guild_id)
         settings = self.bot.settings
-        status = "⏸️ Paused: members can't start videos" if config.paused else "▶️ Members can make videos"
-        embed = embeds.info_embed("⚙️ Video settings for this server", status)
-        role = "none (every member)" if config.required_role_id is None else f"<@&{config.required_role_id}>"
-        embed.add_field(name="Channels", value=self._channels_text(config), inline=False)
-        embed.add_field(name="Required role", value=role, inline=False)
-        embed.add_field(name="Content rules", value=content_rules_text(config), inline=False)
-        limits = "\n".join(
-            [*limit_lines(config, settings.default_limits), in_flight_line(config, settings.max_in_flight)]
+        status = (
+            "⏸️ " + translate(locale, "Paused: members can't start videos")
+            if config.paused
+            else "▶️ " + translate(locale, "Members can make videos")
         )
-        embed.add_field(name="Limits", value=embeds.clip(limits, embeds.FIELD_VALUE_LIMIT), inline=False)
+        embed = embeds.info_embed("⚙️ " + translate(locale, "Video settings for this server"), status)
+        role = (
+            translate(locale, "none (every member)")
+            if config.required_role_id is None
+            else f"<@&{config.required_role_id}>"
+        )
+        embed.add_field(
+            name=translate(locale, "Channels"), value=self._channels_text(config, locale), inline=False
+        )
+        embed.add_field(name=translate(locale, "Required role"), value=role, inline=False)
+        embed.add_field(
+            name=translate(locale, "Content rules"), value=content_rules_text(config, locale), inline=False
+        )
+        limits = "\n".join(
+            [
+                *limit_lines(config, settings.default_limits, locale),
+                in_flight_line(config, settings.max_in_flight, locale),
+            ]
+        )
+        embed.add_field(
+            name=translate(locale, "Limits"),
+            value=embeds.clip(limits, embeds.FIELD_VALUE_LIMIT),
+            inline=False,
+        )
         waiting, waiting_here, with_grok, with_grok_here = await self.bot.store.line_counts(
             interaction.guild_id
         )
-        bound = f"{settings.max_in_flight}" if settings.max_in_flight else "no limit"
-        line = (
-            f"Waiting: **{waiting_here}** from this server, **{waiting}** in the whole line\n"
-            f"With Grok now: **{with_grok_here}** from this server, **{with_grok}** in all "
-            f"(MAX_IN_FLIGHT: {bound})"
+        bound = (
+            format_number(settings.max_in_flight, locale)
+            if settings.max_in_flight
+            else translate(locale, "no limit")
         )
-        embed.add_field(name="The line", value=line, inline=False)
+        line = "\n".join(
+            [
+                translate(
+                    locale,
+                    "Waiting: **{here}** from this server, **{everywhere}** in the whole line",
+                    here=format_number(waiting_here, locale),
+                    everywhere=format_number(waiting, locale),
+                ),
+                translate(
+                    locale,
+                    "With Grok now: **{here}** from this server, **{everywhere}** in all "
+                    "(MAX_IN_FLIGHT: {bound})",
+                    here=format_number(with_grok_here, locale),
+                    everywhere=format_number(with_grok, locale),
+                    bound=bound,
+                ),
+            ]
+        )
+        embed.add_field(name=translate(locale, "The line"), value=line, inline=False)
         models = (
-            f"all: {', '.join(self.bot.catalogue.models)}"
+            translate(locale, "all: {models}", models=", ".join(self.bot.catalogue.models))
             if config.allowed_models is None
             else ", ".join(config.allowed_models)
         )
-        embed.add_field(name="Models", value=embeds.clip(models, embeds.FIELD_VALUE_LIMIT), inline=False)
         embed.add_field(
-            name=f"Prices ({settings.currency}, set by the bot owner)",
-            value=embeds.clip("\n".join(self._price_lines()), embeds.FIELD_VALUE_LIMIT),
+            name=translate(locale, "Models"),
+            value=embeds.clip(models, embeds.FIELD_VALUE_LIMIT),
             inline=False,
         )
-        embed.set_footer(text="Managers (Manage Server) are never limited or restricted.")
+        embed.add_field(
+            name=translate(locale, "Prices ({currency}, set by the bot owner)", currency=settings.currency),
+            value=embeds.clip("\n".join(self._price_lines(locale)), embeds.FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+        embed.set_footer(text=translate(locale, "Managers (Manage Server) are never limited or restricted."))
         await embeds.send_private(interaction, embed)
 
-    def _price_lines(self) -> list[str]:
+    def _price_lines(self, locale: str | None = None) -> list[str]:
         prices, currency = self.bot.settings.price_table, self.bot.settings.currency
         lines = []
         for model_id, spec in self.bot.catalogue.models.items():
-            unit = "video" if spec.billing == "per_call" else "video-second"
             price = prices.get(model_id)
-            shown = "not set" if price is None else f"{format_money(price, currency)} per {unit}"
+            if price is None:
+                shown = translate(locale, "not set")
+            elif spec.billing == "per_call":
+                shown = translate(locale, "{price} per video", price=money(price, currency, locale))
+            else:
+                shown = translate(locale, "{price} per video-second", price=money(price, currency, locale))
             lines.append(f"{model_id}: {shown}")
         return lines
 
@@ -571,10 +838,13 @@ class AdminCog(commands.Cog):
     @app_commands.describe(period="Which days to count (default: today)")
     @app_commands.choices(period=PERIOD_CHOICES)
     async def usage(self, interaction: discord.Interaction, period: str = "today") -> None:
+        if await self._refused(interaction):
+            return
         assert interaction.guild_id is not None
         # A busy server's history can take a moment to sum; answer within Discord's 3 seconds, privately.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        label, since_of = _PERIODS.get(period, _PERIODS["today"])
+        locale = str(interaction.locale)
+        days, since_of = _PERIODS.get(period, _PERIODS["today"])
         raw = await self.bot.store.usage_report(interaction.guild_id, since_of(time.time()))
         prices, currency = self.bot.settings.price_table, self.bot.settings.currency
         rows = []
@@ -583,26 +853,53 @@ class AdminCog(commands.Cog):
             # A model the owner removed has no known billing unit: no estimate rather than a wrong one.
             amount = None if spec is None else cost(prices, model, spec.billing, videos, seconds)
             rows.append(UsageRow(member_id, model, videos, seconds, amount))
+        if days is None:
+            title = translate(locale, "Usage today (since 00:00 UTC)")
+            empty = translate(locale, "No videos were made today (since 00:00 UTC).")
+        else:
+            title = translate(locale, "Usage in the last {days} days", days=format_number(days, locale))
+            empty = translate(
+                locale, "No videos were made in the last {days} days.", days=format_number(days, locale)
+            )
         if not rows:
-            await self._done(interaction, f"Usage {label}", f"No videos were made {label}.")
+            await self._done(interaction, title, empty)
             return
-        members, models, total = usage_lines(rows, currency)
-        embed = embeds.info_embed(f"📊 Usage {label}", "\n".join(members))
+        members, models, total = usage_lines(rows, currency, locale)
+        embed = embeds.info_embed(f"📊 {title}", "\n".join(members))
         embed.add_field(
-            name="By model", value=embeds.clip("\n".join(models), embeds.FIELD_VALUE_LIMIT), inline=False
+            name=translate(locale, "By model"),
+            value=embeds.clip("\n".join(models), embeds.FIELD_VALUE_LIMIT),
+            inline=False,
         )
-        embed.add_field(name="Total", value=total, inline=False)
+        embed.add_field(name=translate(locale, "Total"), value=total, inline=False)
         unpriced = sorted({r.model for r in rows if r.cost is None})
         if unpriced:
             spec = self.bot.catalogue.get(unpriced[0])
-            unit = "video" if spec is not None and spec.billing == "per_call" else "video-second"
-            note = (
-                f"No price is set for {', '.join(unpriced)}, so the cost shows n/a and is left out of the "
-                "totals. The bot owner sets prices with PRICES in the bot's settings, e.g. "
-                f"PRICES={unpriced[0]}=0.10 (per {unit}, in {currency})."
+            unit = (
+                translate(locale, "video")
+                if spec is not None and spec.billing == "per_call"
+                else translate(locale, "video-second")
             )
-            embed.add_field(name="Costs", value=embeds.clip(note, embeds.FIELD_VALUE_LIMIT), inline=False)
-        embed.set_footer(text="Costs are estimates from the owner's prices; refused requests don't count.")
+            note = translate(
+                locale,
+                "No price is set for {models}, so the cost shows n/a and is left out of the totals. The "
+                "bot owner sets prices with PRICES in the bot's settings, e.g. PRICES={example}=0.10 "
+                "(per {unit}, in {currency}).",
+                models=", ".join(unpriced),
+                example=unpriced[0],
+                unit=unit,
+                currency=currency,
+            )
+            embed.add_field(
+                name=translate(locale, "Costs"),
+                value=embeds.clip(note, embeds.FIELD_VALUE_LIMIT),
+                inline=False,
+            )
+        embed.set_footer(
+            text=translate(
+                locale, "Costs are estimates from the owner's prices; refused requests don't count."
+            )
+        )
         await embeds.send_private(interaction, embed)
 
 
