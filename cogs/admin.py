@@ -41,7 +41,7 @@ from bot.core.policy import (
 )
 from bot.discord import embeds
 from bot.discord.requests import age_restricted_channels
-from bot.i18n import format_duration, format_money, format_number, resolve_locale, translate
+from bot.i18n import format_duration, format_money, format_number, localise_str, resolve_locale, translate
 
 if TYPE_CHECKING:
     from bot.discord.app import GrokVideoBot
@@ -253,7 +253,7 @@ def word_change_embed(adding: bool, change: WordChange, locale: str | None = Non
             if adding
             else translate(locale, "Not on the list: {words}.", words=words)
         )
-    lines += [f"• {embeds.plain(p)}" for p in change.problems]  # policy's words, in English for now
+    lines += [f"• {embeds.plain(localise_str(p, locale))}" for p in change.problems]
     count, most = format_number(len(change.words), locale), format_number(MAX_BLOCKED_WORDS, locale)
     lines.append(
         translate(locale, "The list has {count} word (at most {max}).", count=count, max=most)

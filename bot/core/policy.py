@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
-from bot.i18n import format_duration, format_number, resolve_locale, translate
+from bot.i18n import format_duration, format_number, msg, resolve_locale, translate
 
 DAY = 86400.0
 
@@ -197,9 +197,11 @@ def normalise(text: str) -> str:
 def word_problem(word: str) -> str | None:
     """Why `word` can't be a blocked word, or None."""
     if len(word) > MAX_BLOCKED_WORD_CHARS:
-        return f"a blocked word can be at most {MAX_BLOCKED_WORD_CHARS} characters long."
+        return msg("a blocked word can be at most {limit} characters long.", limit=MAX_BLOCKED_WORD_CHARS)
     if not _WORD_SHAPE.fullmatch(normalise(word)) or "_" in word:
-        return "a blocked word is letters and digits (with spaces, hyphens, apostrophes or dots between)."
+        return msg(
+            "a blocked word is letters and digits (with spaces, hyphens, apostrophes or dots between)."
+        )
     return None
 
 
@@ -405,14 +407,18 @@ class WordChange:
 def add_words(current: tuple[str, ...], asked: Sequence[str]) -> WordChange:
     """Append the valid new words (same word = same normalised form), up to MAX_BLOCKED_WORDS in all."""
     words, seen = list(current), {normalise(w) for w in current}
-    added, already, problems = [], [], []
+    added: list[str] = []
+    already: list[str] = []
+    problems: list[str] = []
     for word in asked:
         if problem := word_problem(word):
-            problems.append(f"“{word[:MAX_BLOCKED_WORD_CHARS]}”: {problem}")
+            problems.append(msg("“{word}”: {problem}", word=word[:MAX_BLOCKED_WORD_CHARS], problem=problem))
         elif normalise(word) in seen:
             already.append(word)
         elif len(words) >= MAX_BLOCKED_WORDS:
-            problems.append(f"“{word}”: a server can block at most {MAX_BLOCKED_WORDS} words.")
+            problems.append(
+                msg("“{word}”: a server can block at most {limit} words.", word=word, limit=MAX_BLOCKED_WORDS)
+            )
         else:
             words.append(word)
             seen.add(normalise(word))

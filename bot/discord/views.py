@@ -108,7 +108,7 @@ class ResultButton(
             await self._act(interaction)
         except Exception:
             log.exception("button %s on task %s failed", self.action, self.task_id)
-            await embeds.send_private(interaction, embeds.OOPS)
+            await embeds.send_private(interaction, embeds.oops_embed(str(interaction.locale)))
 
     async def _act(self, interaction: discord.Interaction) -> None:
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
@@ -295,7 +295,7 @@ class CancelButton(
             await self._cancel(interaction)
         except Exception:
             log.exception("cancel on task %s failed", self.task_id)
-            await embeds.send_private(interaction, embeds.OOPS)
+            await embeds.send_private(interaction, embeds.oops_embed(str(interaction.locale)))
 
     async def _cancel(self, interaction: discord.Interaction) -> None:
         bot: GrokVideoBot = interaction.client  # type: ignore[assignment]
