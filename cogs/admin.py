@@ -309,36 +309,14 @@ class AdminCog(commands.Cog):
 
     # ---- shared plumbing ---------------------------------------------------------------------------
 
-    async def _refused(self, interaction: discord.Interaction) -> bool:
-        """Only server managers may run /videoadmin: every subcommand starts with `if await
-        self._refused(interaction): return` (tests/test_e2e_localised_admin.py runs each one as a member).
-        The group's default permissions only hide it, and server settings can show it to anyone.
-
-        The refusal is private, in the member's language, and names the permission. It is answered here
-        rather than by raising MissingPermissions from `interaction_check`, because BotTree.on_error would
-        then add its own answer in English."""
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Only server managers may run /videoadmin. discord.py calls a cog's interaction_check before each of
+        its app commands, so no subcommand can be added without it; the group's default permissions only
+        hide it, and server settings can show it to anyone. The error stops the subcommand before it runs,
+        and BotTree.on_error refuses privately, in the member's language, naming the permission."""
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
-            locale = str(interaction.locale)
-            command = interaction.command
-            label = f"/{command.qualified_name}" if command is not None else "/videoadmin"
-            permission = translate(locale, "Manage Server")
-            await embeds.send_private(
-                interaction,
-                embeds.refusal_embed(
-                    translate(locale, "Not allowed"),
-                    [
-                        translate(
-                            locale,
-                            "{command} needs the {permission} permission on this server.",
-                            command=label,
-                            permission=permission,
-                        )
-                    ],
-                    translate(locale, "Ask someone who manages the server."),
-                ),
-            )
-            return True
-        return False
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
 
     async def _update(self, guild_id: int, change: Callable[[GuildConfig], GuildConfig]) -> GuildConfig:
         async with self._settings_lock:
@@ -362,8 +340,6 @@ class AdminCog(commands.Cog):
     )
     @app_commands.describe(channel="Once any channel is listed, videos can only be made in listed channels")
     async def channel_allow(self, interaction: discord.Interaction, channel: Listable) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
 
         def add(config: GuildConfig) -> GuildConfig:
@@ -407,8 +383,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="channel-remove", description="Remove a channel from the allowed list")
     @app_commands.describe(channel="The channel to take off the list")
     async def channel_remove(self, interaction: discord.Interaction, channel: Listable) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
 
         def remove(config: GuildConfig) -> GuildConfig:
@@ -426,8 +400,6 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="channels-clear", description="Allow video making in every channel again")
     async def channels_clear(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         await self._update(interaction.guild_id, lambda c: c.with_changes(allowed_channels=()))
         locale = str(interaction.locale)
@@ -442,8 +414,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="role", description="Require a role to make videos (leave empty to remove)")
     @app_commands.describe(role="Members need this role; leave empty so everyone can make videos")
     async def role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         # Everyone has @everyone (a restriction that is none), and a bot's own role can't be given to
         # members (a restriction nobody could meet).
@@ -505,8 +475,6 @@ class AdminCog(commands.Cog):
         max_in_flight: app_commands.Range[int, 0, 1000] | None = None,
         reset: bool = False,
     ) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
         if reset:
@@ -541,8 +509,6 @@ class AdminCog(commands.Cog):
     @videoadmin.command(name="models", description="Choose which models members may use")
     @app_commands.describe(allow="Model ids separated by commas or spaces, or all")
     async def models(self, interaction: discord.Interaction, allow: app_commands.Range[str, 1, 1000]) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         locale = str(interaction.locale)
         known = {model_id.lower(): model_id for model_id in self.bot.catalogue.models}
@@ -600,14 +566,10 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="pause", description="Stop new videos on this server (running ones finish)")
     async def pause(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         await self._set_paused(interaction, paused=True)
 
     @videoadmin.command(name="resume", description="Let members make videos again")
     async def resume(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         await self._set_paused(interaction, paused=False)
 
     async def _set_paused(self, interaction: discord.Interaction, *, paused: bool) -> None:
@@ -640,15 +602,11 @@ class AdminCog(commands.Cog):
     @blocked.command(name="add", description="Block words in prompts: whole words, any case or accents")
     @app_commands.describe(words="One or more words or short phrases, separated by commas")
     async def blocked_add(self, interaction: discord.Interaction, words: WordList) -> None:
-        if await self._refused(interaction):
-            return
         await self._change_words(interaction, words, add_words, adding=True)
 
     @blocked.command(name="remove", description="Allow blocked words again")
     @app_commands.describe(words="The words to take off the list, separated by commas")
     async def blocked_remove(self, interaction: discord.Interaction, words: WordList) -> None:
-        if await self._refused(interaction):
-            return
         await self._change_words(interaction, words, remove_words, adding=False)
 
     async def _change_words(
@@ -672,8 +630,6 @@ class AdminCog(commands.Cog):
 
     @blocked.command(name="list", description="Show the blocked words (hidden behind spoilers)")
     async def blocked_list(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         locale = str(interaction.locale)
         words = (await self.bot.store.guild_config(interaction.guild_id)).blocked_words
@@ -701,8 +657,6 @@ class AdminCog(commands.Cog):
     )
     @app_commands.describe(enabled="On: only age-restricted channels and their threads; off: any channel")
     async def age_restricted_only(self, interaction: discord.Interaction, enabled: bool) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild is not None
         await self._update(interaction.guild.id, lambda c: c.with_changes(age_restricted_only=enabled))
         locale = str(interaction.locale)
@@ -738,8 +692,6 @@ class AdminCog(commands.Cog):
 
     @videoadmin.command(name="config", description="Show this server's video settings")
     async def config(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         locale = str(interaction.locale)
         config = await self.bot.store.guild_config(interaction.guild_id)
@@ -838,8 +790,6 @@ class AdminCog(commands.Cog):
     @app_commands.describe(period="Which days to count (default: today)")
     @app_commands.choices(period=PERIOD_CHOICES)
     async def usage(self, interaction: discord.Interaction, period: str = "today") -> None:
-        if await self._refused(interaction):
-            return
         assert interaction.guild_id is not None
         # A busy server's history can take a moment to sum; answer within Discord's 3 seconds, privately.
         await interaction.response.defer(ephemeral=True, thinking=True)

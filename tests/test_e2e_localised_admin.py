@@ -143,8 +143,8 @@ async def test_chinese_member_is_refused_in_chinese_everywhere(
     emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
 ) -> None:
     bot = await start_admin_bot(start_bot)
-    # Each subcommand guards itself (a refusal in the member's language); a new one missing from this list
-    # would go untested for that guard, so the list must be every subcommand /videoadmin has.
+    # The cog's interaction_check guards every subcommand; the list must still be all of them, so a new one
+    # is tested too.
     registered = {" ".join(name.split()[1:]) for name in _qualified(bot.tree.get_command("videoadmin"))}
     assert registered == {sub for sub, _ in SUBCOMMANDS}, registered ^ {sub for sub, _ in SUBCOMMANDS}
     answers = []

@@ -157,10 +157,11 @@ def age_refusal(config: GuildConfig, who: Requester, locale: str | None = None) 
     places = [c for c in who.age_restricted_channels if not allowed or c in allowed]
     title = translate(locale, "Only in age-restricted channels")
     if not places:
-        none_open = (
-            "This server makes videos only in age-restricted (NSFW) channels, and none is open to videos yet."
+        where = translate(
+            locale,
+            "This server makes videos only in age-restricted (NSFW) channels, "
+            "and none is open to videos yet.",
         )
-        where = translate(locale, none_open)
         return Refused(
             title, [where], translate(locale, "Ask a server admin to mark a channel age-restricted.")
         )

@@ -200,7 +200,7 @@ class DiscordDelivery:
             log.info("task %s: cannot post in channel %s (%s); trying a DM", task.id, task.channel_id, exc)
             try:
                 message = await self._post_in_dm(task)
-            except (Undeliverable, discord.HTTPException) as dm_exc:
+            except (Undeliverable, *DISCORD_TROUBLE) as dm_exc:
                 await self._give_up_for_now(task, f"channel: {exc}; DM: {dm_exc}")
                 return
             except _Shrinking:

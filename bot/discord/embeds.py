@@ -362,7 +362,6 @@ def oops_embed(locale: str | None = None) -> discord.Embed:
 
 
 #: oops_embed in English, for callers with no locale at hand (bot/discord/views.py).
-OOPS = oops_embed("en-US")
 
 
 #: Discord's answers once an interaction can't be answered any more: not acknowledged within 3 seconds

@@ -53,7 +53,7 @@ class BotTree(app_commands.CommandTree):
         2. any other CheckFailure (a check, guild_only, NoPrivateMessage…) → "Not allowed".
         3. TransformerError: Discord sent an option value the command can't use → which value, as what.
         4. anything else (CommandInvokeError around a bug or an outage…) → logged with its traceback,
-           and the member gets the generic OOPS.
+           and the member gets the generic oops_embed, in their language.
         There are no cooldown decorators: a member's pace is policy (bot.core.policy), refused in the cog.
         """
         locale = interaction_locale(interaction)
