@@ -107,3 +107,15 @@ async def test_cancel_gives_the_allowance_back_and_only_while_waiting(store: Tas
     assert (after.active, after.member_seconds_today, after.last_submitted_at) == (0, 0, None)
     assert await store.cancel(busy.id) is None, "sent already: not cancellable"
     assert await store.line_counts(1) == (0, 0, 1, 1)
+
+
+async def test_asking_an_empty_line_writes_nothing(store: TaskStore) -> None:
+    """The poller asks the line at every tick with a free worker; with nobody waiting (the usual case) that
+    must be a read, not an UPDATE, which would take SQLite's write lock from everyone sharing the file."""
+    await store.create_task(new_task(), NOW + 60)  # with the provider, not in line
+    statements: list[str] = []
+    await store.db.set_trace_callback(statements.append)
+    assert await store.dispatch_next(1, NOW + 60, NOW) is None
+    await store.db.set_trace_callback(None)
+    assert statements, "the trace saw the read"
+    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")], statements

@@ -343,6 +343,13 @@ class TaskStore:
         (coroutines or processes) can never put more than the limit with the provider. None: nothing to
         send now."""
         moment = self._clock() if now is None else now
+        # A read first: the line is empty most of the time, and an UPDATE takes SQLite's write lock even when
+        # it changes nothing (the poller asks at every tick with a free worker).
+        async with self._db.execute(
+            "SELECT 1 FROM tasks WHERE state = 'waiting' AND next_poll_at <= ? LIMIT 1", (moment,)
+        ) as cursor:
+            if await cursor.fetchone() is None:
+                return None
         rows = await self._db.execute_fetchall(
             f"""UPDATE tasks SET state = 'submitting', next_poll_at = :send_by, updated_at = :now
                 WHERE id = (
