@@ -80,7 +80,6 @@ class GrokVideoBot(commands.Bot):
             poll_interval=s.poll_interval_seconds,
             status_edit_seconds=s.status_edit_seconds,
             shrink_concurrency=s.shrink_concurrency,
-            post_concurrency=s.post_concurrency,
             wake=self._wake_poller,  # a finished shrink makes its task due: the poller (built below) posts it
             max_in_flight=s.max_in_flight,
         )

@@ -7,8 +7,8 @@ Exactly once, across crashes and answers lost on the way back:
 - before the first post we record when and where we are about to post (`delivery_started_at`, kept from
   the first attempt, and `delivered_channel_id`). A later attempt first reads everything posted there since
   then, oldest first (up to HISTORY_SCAN_CAP messages), and adopts our outcome post if it is there: ours,
-  mentioning the requester and carrying the task's footer marker (or the outcome's nonce), never the status
-  message, even when its id was never learned.
+  mentioning the requester and carrying the task's footer marker, never the status message, even when its
+  id was never learned (Discord does not return a nonce on messages read back, so that cannot be used).
 
 Nothing here holds a poller worker for long: status edits are queued per channel (status_edits.py), and a
 video over the upload limit is shrunk by a background job that wakes the poller when `<stem>-fit.mp4` is
@@ -72,7 +72,6 @@ class DiscordDelivery:
         poll_interval: float,
         status_edit_seconds: float,
         shrink_concurrency: int = 1,
-        post_concurrency: int = 4,
         wake: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 0,
@@ -88,7 +87,6 @@ class DiscordDelivery:
         self._ratios: dict[str, tuple[float, list[float]]] = {}
         self._edits = StatusEdits(bot)
         self._shrinker = Shrinker(shrink_concurrency)
-        self._post_slots = asyncio.Semaphore(post_concurrency)
         self._shrinks: dict[int, asyncio.Task[None]] = {}  # task id → its running background shrink
         self._unshrinkable: dict[int, int] = {}  # task id → the largest upload limit a shrink failed to meet
 
@@ -319,8 +317,6 @@ class DiscordDelivery:
             return False
         if message.id == task.status_message_id:
             return False
-        if message.nonce is not None and str(message.nonce) in (_nonce(task, "c"), _nonce(task, "d")):
-            return True
         marked = any(embeds.footer_task_id(e.footer.text) == task.id for e in message.embeds)
         return marked and message.content.startswith(f"<@{task.requester_id}>")
 
@@ -431,9 +427,8 @@ class DiscordDelivery:
         )
 
     async def _post(self, channel: discord.abc.Messageable, **message: Any) -> discord.Message:
-        """One send of an outcome; at most POST_CONCURRENCY upload at once."""
-        async with self._post_slots:
-            return await channel.send(**message)
+        """One send of an outcome (the poller's post stage bounds them: POST_CONCURRENCY)."""
+        return await channel.send(**message)
 
     def _fit_file(self, task: Task, size_limit: int) -> Path | None:
         """The file to attach: the original if it fits, else its shrunk copy, else None (post the link).
