@@ -118,3 +118,12 @@ async def start_bot(bot_env: dict[str, str]) -> AsyncIterator[StartBot]:
         await bot.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(runner, 5)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh, empty database on the session's real PostgreSQL server (tests/postgres.py); the test is
+    skipped, saying why, when no server can be started."""
+    from tests.postgres import PostgresServer
+
+    return PostgresServer.shared().new_database()

@@ -8,12 +8,13 @@ and the winner needs no second read. See docs/architecture.md for the state mach
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from importlib import resources
@@ -161,6 +162,7 @@ class TaskStore:
         # Serialises "read the member's usage, decide, insert": the bot is the database's only writer
         # process, so this lock makes admission atomic (20 simultaneous requests, limit 2 → exactly 2).
         self._admission = asyncio.Lock()
+        self._exclusive: dict[str, asyncio.Lock] = {}
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> TaskStore:
@@ -199,6 +201,14 @@ class TaskStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold `name` while a once-only job runs (the command sync): no other holder runs it meanwhile.
+        A SQLite store has one process, so an in-process lock is the whole of it."""
+        lock = self._exclusive.setdefault(name, asyncio.Lock())
+        async with lock:
+            yield
 
     # ---- small facts ---------------------------------------------------------------------------------
 

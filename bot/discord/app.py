@@ -133,7 +133,9 @@ class GrokVideoBot(commands.Bot):
         await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands_if_changed()
+        # Once-only: with several processes on one database, the first syncs and the others find the hash.
+        async with self.store.exclusive("command-sync"):
+            await self.sync_commands_if_changed()
         self.poller.start()
         await self._start_health()
 
