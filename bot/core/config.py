@@ -198,6 +198,10 @@ class Settings:
     download_timeout_seconds: float = _setting("DOWNLOAD_TIMEOUT_SECONDS", 300.0, _parse_float(1, 3600))
     download_stall_seconds: float = _setting("DOWNLOAD_STALL_SECONDS", 30.0, _parse_float(0.1, 3600))
     grok_timeout_seconds: float = _setting("GROK_TIMEOUT_SECONDS", 60.0, _parse_float(0.1, 600))
+    # A task being worked on is leased to the process working on it, which renews the lease every third of
+    # this; a task whose process died (a crash, a kill, a lost machine) is taken up by another process, or
+    # the next start, within this long.
+    task_lease_seconds: float = _setting("TASK_LEASE_SECONDS", 60.0, _parse_float(1, 3600))
     # Requests per second to the Grok API, creates and polls together (downloads are not counted). The
     # provider advises polling each task every 30-60 s and warns that polling more often may be rate
     # limited: 5/s serves 150-300 pending tasks at that pace, far more than a community bot has in flight,

@@ -46,6 +46,8 @@ IDLE_WAKE_SECONDS = 30.0
 #: own longer lease set by Delivery). Generous: a delivery cut short by a crash is retried (and adopts its
 #: own earlier post) this long after it began.
 DELIVERY_LEASE_SECONDS = 300.0
+#: TASK_LEASE_SECONDS' default: no lease is longer (the holder renews them every third of it).
+DEFAULT_TASK_LEASE_SECONDS = 60.0
 #: Room beyond a step's own time limit for the store writes around it.
 LEASE_MARGIN_SECONDS = 5.0
 #: When the line moves, the status messages of this many requests at its head show their new place (the
@@ -56,17 +58,22 @@ LINE_REFRESH_LIMIT = 100
 MAX_STORE_BACKOFF_SECONDS = 30.0
 
 
-def lease_seconds(plan: PollPlan, download_timeout: float) -> dict[State, float]:
+def lease_seconds(
+    plan: PollPlan, download_timeout: float, cap: float = DEFAULT_TASK_LEASE_SECONDS
+) -> dict[State, float]:
     """How long a claimed task stays out of every other worker's reach, per state (docs/architecture.md).
 
     A poll: the poll request's own limit plus a margin (plan.submit_grace: GROK_TIMEOUT_SECONDS + 2 s, the
-    same bound as a create call). A download: its timeout plus a margin. A delivery: a generous bound.
+    same bound as a create call). A download: its timeout plus a margin. A delivery: a generous bound. None
+    longer than `cap` (TASK_LEASE_SECONDS): the holder renews the leases of the work it still has in hand
+    (Poller._renew_leases), so a lease only has to outlast the holder, not its slowest work, and a task
+    held by a process that died is taken up by another (or the next start) within `cap`.
     """
     poll = plan.submit_grace
     leases = dict.fromkeys(State, poll)  # submitting, and terminal rows with a stray next_poll_at: quick
     leases[State.COMPLETED] = download_timeout + LEASE_MARGIN_SECONDS
     leases.update(dict.fromkeys(TO_DELIVER, DELIVERY_LEASE_SECONDS))
-    return leases
+    return {state: min(seconds, cap) for state, seconds in leases.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,7 @@ class PollerConfig:
     download_timeout: float = 300.0  # DOWNLOAD_TIMEOUT_SECONDS
     stall_seconds: float = 30.0  # DOWNLOAD_STALL_SECONDS
     max_in_flight: int = 0  # MAX_IN_FLIGHT: videos with the provider at once, all servers (0 = no limit)
+    task_lease: float = DEFAULT_TASK_LEASE_SECONDS  # TASK_LEASE_SECONDS
 
 
 class Poller:
@@ -146,7 +154,7 @@ class Poller:
         self._rng = rng or random.Random()
         self._timer = timer or PollTimer(store, config.plan, clock, self._rng)
         self._wake = asyncio.Event()
-        self._leases = lease_seconds(config.plan, config.download_timeout)
+        self._leases = lease_seconds(config.plan, config.download_timeout, config.task_lease)
         self._stages = stages(config)
         self._line_stage = self._stages[0]
         #: Workers started and not yet ended, per stage (counted here: a done-callback comes too late).
@@ -155,6 +163,10 @@ class Poller:
         #: that shrinks and uploads twice outlasts DELIVERY_LEASE_SECONDS): claiming such a task again only
         #: renews its lease; a second worker must never start on it (it would post the video twice).
         self._working: set[int] = set()
+        #: The claimed tasks in hand (not the line's: a create is never leased), with the state they were
+        #: claimed in and when their lease was last set: _renew_leases keeps them from other processes.
+        self._leased: dict[int, tuple[State, float]] = {}
+        self._renewer: asyncio.Task[None] | None = None
         self._store_failures = 0  # store failures in a row; the first and the recovery are logged
         self._store_failing_since: float | None = None
         self._workers: set[asyncio.Task[None]] = set()
@@ -166,6 +178,7 @@ class Poller:
     def start(self) -> None:
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._run(), name="grok-poller")
+            self._renewer = asyncio.create_task(self._renew_leases(), name="grok-lease-renewal")
 
     async def stop(self) -> None:
         """Stop the loop and cancel the work in hand. Its tasks are due again at once, not when their leases
@@ -175,6 +188,11 @@ class Poller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         in_hand = set(self._working)
         if self._line_refresh is not None:
             self._line_refresh.cancel()
@@ -206,6 +224,30 @@ class Poller:
                     await self._delivery.show_progress(task)
             except Exception:  # best effort: the next move refreshes them again
                 log.exception("could not refresh the line's status messages")
+
+    async def _renew_leases(self) -> None:
+        """Every third of TASK_LEASE_SECONDS, extend the lease of each claimed task still in hand for a third
+        of it or longer (a long download, an upload, a slow provider) to a whole lease from now: while this
+        process lives, no other takes them, and its own loop finds nothing due to claim again; if it dies,
+        they are due again within TASK_LEASE_SECONDS. Guarded by the state the task was claimed in, so a task
+        its worker moved on is left alone. One rare overlap: a worker that just set the task's next poll in
+        the same state may see it pushed to the lease's end (a late poll, never a second worker)."""
+        period = self._config.task_lease / 3
+        while True:
+            await asyncio.sleep(period)
+            now = self._clock()
+            for task_id, (state, since) in list(self._leased.items()):
+                if now - since < period or task_id not in self._leased:
+                    continue
+                try:
+                    await self._store.transition(task_id, state, next_poll_at=now + self._leases[state])
+                except (
+                    Exception
+                ) as exc:  # the store failing: the lease may run out; the loop logs the episode
+                    log.debug("task %s: lease not renewed: %s", task_id, exc)
+                    break
+                if task_id in self._leased:
+                    self._leased[task_id] = (state, now)
 
     async def _run(self) -> None:
         while True:
@@ -282,6 +324,8 @@ class Poller:
             if task.id in self._working:
                 continue
             self._working.add(task.id)
+            if stage is not line:
+                self._leased[task.id] = (task.state, moment)
             self._busy[stage] += 1
             started += 1
             worker = asyncio.create_task(self._handle_guarded(task, stage), name=f"task-{task.id}")
@@ -344,6 +388,7 @@ class Poller:
             )
         finally:
             self._working.discard(task.id)
+            self._leased.pop(task.id, None)
             self._busy[stage] -= 1
             self.wake()
 

@@ -122,6 +122,7 @@ class GrokVideoBot(commands.Bot):
                 download_timeout=s.download_timeout_seconds,
                 stall_seconds=s.download_stall_seconds,
                 max_in_flight=s.max_in_flight,
+                task_lease=s.task_lease_seconds,
             ),
             timer=timer,
             send=self.pipeline.send_from_line,  # the line's stage sends what it takes from the line
