@@ -5,14 +5,18 @@ The schedule of bot/core/budget.py (GCRA: each request takes the next free depar
 it) kept in one row of ``provider_budget`` (migrations/postgresql/V8), in seconds on the *database's* clock,
 so processes on different machines agree. One statement per request takes the next slot atomically, and
 only if it falls within the wait the request allows (no slot is taken otherwise: BudgetBusy, as locally).
-The slot is converted to this process's clock with the reply (the database's time was read before the reply
-arrived, so the request never leaves early; at most one round trip late, which the 1 % margin absorbs).
+The slot is converted to this process's clock with the reply: the database's time was read before the reply
+arrived, so a request never leaves before its slot, and at most part of a round trip after it. Two requests
+late by different amounts come closer than the interval; the 1 % margin (budget.SAFETY) absorbs up to 10 ms
+of that in any second, far more than a round trip varies on a local network.
 
-In front of it, this process's own ``RequestBudget`` orders its waiters (a member's create still goes
-before the polls queued here) and applies its pauses at once. Behind that, one request of this process at
-a time holds a slot of the shared schedule (a create, again, before the polls): a busy process cannot fill
-the shared schedule with its own queue while the others' requests, creates included, wait behind it; every
-process gets its share, and a create waits at most a slot per process.
+In this process, one request at a time holds a slot of the shared schedule, taken in arrival order except
+that a member's create goes before the polls waiting here: a busy process cannot fill the shared schedule
+with its own queue while the others' requests, creates included, wait behind it. Every process gets its
+share, and a create waits at most about a slot per process. A request then passes this process's own
+``RequestBudget`` (bot/core/budget.py), which rarely holds it: it counts the real departures here (a waiter
+woken late does not bunch up with the next), applies a pause from this process at once, and is the whole
+budget while the database is unreachable.
 
 A 429 here pauses this process at once and extends ``paused_until`` in the database (only ever extends; in
 the background, since ``pause`` is synchronous). Another process learns of it at its next reservation (the
@@ -23,7 +27,7 @@ second. A reserved request whose slot a pause then covers takes a new slot after
 The database must not wedge the bot: a reservation that fails (connection lost, server down) or takes longer
 than ``db_timeout`` lets the request leave on the local budget alone; for the next second the others do too,
 then the database is tried again. One warning when such an episode starts, one info line when it ends.
-During it each process keeps to PROVIDER_MAX_RPS on its own.
+During it each process keeps to PROVIDER_MAX_RPS on its own, and a pause it could not write stays its own.
 """
 
 from __future__ import annotations
@@ -267,6 +271,8 @@ class SharedBudget:
                     raise BudgetBusy(held, paused=True)
                 await asyncio.sleep(held)
                 continue
+            if self._offline_since is not None:  # this one tries the database again; the others go on locally
+                self._retry_at = now + self._db_timeout
             try:
                 depart = await self._reserve(deadline - now)
             except DB_ERRORS as exc:
@@ -311,7 +317,7 @@ class SharedBudget:
                 "shared request budget: the database is unreachable (%s: %s); this process keeps to "
                 "PROVIDER_MAX_RPS on its own until it is back",
                 type(exc).__name__,
-                str(exc)[:200],
+                str(exc)[:200] or f"no answer within {self._db_timeout:g} s",
             )
 
     def _online(self) -> None:
