@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from bot.core.budget import BudgetBusy
-from bot.core.shared_budget import SharedBudget
+from bot.core.shared_budget import RETRY_AFTER_FAILURE, SharedBudget
 
 ROOT = Path(__file__).resolve().parents[1]
 V8 = ROOT / "bot" / "core" / "migrations" / "postgresql" / "V8__provider_budget.sql"
@@ -73,7 +73,7 @@ async def test_two_processes_keep_to_one_rate_between_them(pools: Pools) -> None
     both = sorted(left_a + left_b)
     assert most_in_any_window(both) <= math.ceil(rate)
     # The pace of one budget for the two (119 intervals at 50/s, 1 % margin: 2.4 s), not of one each (1.2 s).
-    assert 119 / rate <= elapsed < 1.5 * 119 / rate
+    assert 119 / rate <= elapsed < 2 * 119 / rate  # (twice: room for a loaded machine)
     # Both processes are served all along: each has a fair share of every half of the run.
     middle = both[len(both) // 2]
     for left in (left_a, left_b):
@@ -173,25 +173,36 @@ async def test_connections_killed_the_requests_go_on_and_the_budget_is_shared_ag
     budget = SharedBudget(pool, rate)
     await budget.acquire()
     caplog.set_level(logging.INFO, logger="bot.core.shared_budget")
-    admin = await asyncpg.connect(pg_url)
+    admin, locker = await asyncpg.connect(pg_url), await asyncpg.connect(pg_url)
     try:
+        # A reservation in flight (held up by a lock) when its connection is killed.
+        lock = locker.transaction()
+        await lock.start()
+        await locker.execute("LOCK TABLE provider_budget IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        requests = asyncio.create_task(departures(budget, 10))
+        await asyncio.sleep(0.2)
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), $1)",
+            locker.get_server_pid(),
         )
+        assert killed >= 1
+        left = await requests
+        assert len(left) == 10
+        assert max(left) - start < 0.2 + 1.0  # well before the 2 s timeout: on the local budget
+        await lock.rollback()
     finally:
         await admin.close()
-    assert killed >= 1
-    start = time.monotonic()
-    left = await departures(budget, 10)
-    assert len(left) == 10 and max(left) - start < 2.0
-    # After the outage (if the pool noticed one), the next reservation goes through the database again.
-    await asyncio.sleep(1.1)
+        await locker.close()
+    [warning] = caplog.records
+    assert warning.levelno == logging.WARNING and "TimeoutError" not in warning.getMessage()
+    # A second later the database is tried again: the pool reconnects and the budget is shared again.
+    await asyncio.sleep(RETRY_AFTER_FAILURE)
     tat_before = (await schedule(pool))[0]
     await budget.acquire()
     assert (await schedule(pool))[0] > tat_before
-    levels = [r.levelno for r in caplog.records]
-    assert levels in ([], [logging.WARNING, logging.INFO])
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.INFO]
 
 
 async def test_a_database_that_hangs_does_not_hold_the_requests(

@@ -5,10 +5,11 @@ The schedule of bot/core/budget.py (GCRA: each request takes the next free depar
 it) kept in one row of ``provider_budget`` (migrations/postgresql/V8), in seconds on the *database's* clock,
 so processes on different machines agree. One statement per request takes the next slot atomically, and
 only if it falls within the wait the request allows (no slot is taken otherwise: BudgetBusy, as locally).
-The slot is converted to this process's clock with the reply: the database's time was read before the reply
-arrived, so a request never leaves before its slot, and at most part of a round trip after it. Two requests
-late by different amounts come closer than the interval; the 1 % margin (budget.SAFETY) absorbs up to 10 ms
-of that in any second, far more than a round trip varies on a local network.
+The slot is converted to this process's clock with the best bound the replies give on the difference
+between the clocks (_Offset): never before its slot, and about a one-way trip after it at most. A request
+that wakes more than LATE (5 ms) after its slot (a busy event loop) takes a new slot rather than leave right
+before the next one, another process's: the local budget's count of real departures cannot see those. So
+what lateness remains stays within the room the 1 % margin (budget.SAFETY) leaves: 10 ms in any second.
 
 In this process, one request at a time holds a slot of the shared schedule, taken in arrival order except
 that a member's create goes before the polls waiting here: a busy process cannot fill the shared schedule
@@ -55,6 +56,11 @@ DB_TIMEOUT: Final = 2.0
 RETRY_AFTER_FAILURE: Final = 1.0
 #: A pause read again from the database may end a round trip later than read before: not a new pause.
 _JITTER: Final = 0.01
+#: A request that wakes later than this after its slot takes a new one: leaving now could put it right before
+#: the next slot, another process's. Half the room the 1 % margin leaves in a second (budget.SAFETY).
+LATE: Final = (SAFETY - 1.0) / 2
+#: How fast the two clocks may drift apart (s/s): an offset measured earlier is trusted less by this much.
+_DRIFT: Final = 1e-3
 #: paused_for() reads the shared pause from the database at most this often (in the background).
 REFRESH_EVERY: Final = 1.0
 
@@ -138,6 +144,27 @@ class _Gate:
         self._held = False
 
 
+class _Offset:
+    """The database's clock minus this process's monotonic clock, as a lower bound: a slot converted with it
+    is never early. Each reply bounds it: the database read its clock after the request was sent and before
+    the reply was read, so `db_now - received` <= offset <= `db_now - sent`. The highest lower bound seen
+    is kept (less a drift allowance as it ages), so a reply the event loop read late does not make the
+    conversion late; one that proves it too high (a clock step) replaces it."""
+
+    def __init__(self) -> None:
+        self._value: float | None = None
+        self._at = 0.0
+
+    def sample(self, db_now: float, sent: float, received: float) -> float:
+        low, high = db_now - received, db_now - sent
+        if self._value is not None:
+            aged = self._value - _DRIFT * (received - self._at)
+            if aged <= high:
+                low = max(low, aged)
+        self._value, self._at = low, received
+        return low
+
+
 class SharedBudget:
     """The request budget of every bot process on one PostgreSQL database (see the module docstring).
 
@@ -153,6 +180,7 @@ class SharedBudget:
         self._interval = SAFETY / rate
         self._db_timeout = db_timeout
         self._gate = _Gate()
+        self._offset = _Offset()
         self._pauses = 0  # counts extensions of the local pause: a reserved slot a new pause covers is redone
         self._offline_since: float | None = None  # when the current database outage began (local clock)
         self._retry_at = -math.inf  # no reservation is tried before then (local clock)
@@ -191,31 +219,34 @@ class SharedBudget:
         if self._local.paused_for() > before:
             self._pauses += 1
 
-    def _learn(self, paused_until: float, db_now: float, received: float) -> None:
-        """Hold this process until the shared pause ends, converted to the local clock (never early: the
-        database's time was read before `received`)."""
-        ends = received + (paused_until - db_now)
-        self._pause_locally(ends - time.monotonic())
+    def _learn(self, paused_until: float, offset: float) -> None:
+        """Hold this process until the shared pause ends (converted to the local clock: never early)."""
+        self._pause_locally(paused_until - offset - time.monotonic())
+
+    async def _fetch(self, query: str, *args: float) -> tuple[Any, float]:
+        """One statement's row (None when it matched none) and the clock offset its reply measured (when it
+        carries the database's `now`)."""
+        sent = time.monotonic()
+        async with asyncio.timeout(self._db_timeout):
+            row = await self._pool.fetchrow(query, *args)
+        if row is None:
+            return None, math.nan
+        return row, self._offset.sample(row["now"], sent, time.monotonic())
 
     async def _publish_pause(self, seconds: float) -> None:
-        try:
-            async with asyncio.timeout(self._db_timeout):
-                row = await self._pool.fetchrow(_PAUSE, seconds)
-        except DB_ERRORS as exc:
-            self._offline(exc)
-            return
-        self._online()
-        self._learn(row["paused_until"], row["now"], time.monotonic())
+        await self._read_pause(_PAUSE, seconds)
 
     async def _refresh(self) -> None:
+        await self._read_pause(_STATE)
+
+    async def _read_pause(self, query: str, *args: float) -> None:
         try:
-            async with asyncio.timeout(self._db_timeout):
-                row = await self._pool.fetchrow(_STATE)
+            row, offset = await self._fetch(query, *args)
         except DB_ERRORS as exc:
             self._offline(exc)
             return
         self._online()
-        self._learn(row["paused_until"], row["now"], time.monotonic())
+        self._learn(row["paused_until"], offset)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         try:
@@ -283,28 +314,29 @@ class SharedBudget:
             if wait > 0:
                 await asyncio.sleep(wait)
             held = self._local.paused_for()
-            if self._pauses == pauses or held <= 0:
-                return
-            # A pause began while we slept (not the one our slot was already after). A few ms of it are the
-            # same pause read again with another round trip: wait them out. A new one: a new slot after it.
-            if held <= _JITTER:
+            if self._pauses != pauses and held > 0:
+                # A pause began while we slept (not the one our slot was already after). A few ms of it are
+                # the same pause read again: wait them out. A new one: a new slot after it.
+                if held > _JITTER:
+                    continue
                 await asyncio.sleep(held)
-                return
+            elif time.monotonic() - depart > LATE:
+                continue  # woke late (a busy event loop): the slot is gone, take the next free one
+            return
 
     async def _reserve(self, max_wait: float) -> float:
         """One statement: the next free shared slot, if within `max_wait`; returns it on the local clock.
         Raises BudgetBusy (nothing taken) when the next free slot is later than that."""
-        async with asyncio.timeout(self._db_timeout):
-            row = await self._pool.fetchrow(_RESERVE, self._interval, max_wait)
-            busy = None if row is not None else await self._pool.fetchrow(_STATE)
-        received = time.monotonic()
+        row, offset = await self._fetch(_RESERVE, self._interval, max_wait)
+        if row is None:
+            row, offset = await self._fetch(_STATE)
+            self._online()
+            self._learn(row["paused_until"], offset)
+            slot = max(row["tat"], row["now"], row["paused_until"])
+            raise BudgetBusy(slot - row["now"], paused=row["paused_until"] >= slot)
         self._online()
-        if busy is not None:
-            self._learn(busy["paused_until"], busy["now"], received)
-            slot = max(busy["tat"], busy["now"], busy["paused_until"])
-            raise BudgetBusy(slot - busy["now"], paused=busy["paused_until"] >= slot)
-        self._learn(row["paused_until"], row["now"], received)
-        return float(received + (row["slot"] - row["now"]))
+        self._learn(row["paused_until"], offset)
+        return float(row["slot"] - offset)
 
     # ---- database outages ---------------------------------------------------------------------------
 
