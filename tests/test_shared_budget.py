@@ -91,6 +91,20 @@ async def test_a_create_waits_for_a_slot_per_process_not_for_the_queues(pools: P
     await asyncio.gather(*polls)
 
 
+async def test_a_request_that_wakes_late_takes_a_new_slot(pools: Pools) -> None:
+    """A busy event loop wakes a waiter after its slot: leaving then could come right before the next
+    slot, another process's, so it takes the next free one instead."""
+    rate = 10.0
+    a, b = SharedBudget(await pools(), rate), SharedBudget(await pools(), rate)
+    await a.acquire()
+    first = time.monotonic()
+    late = asyncio.create_task(b.acquire())  # its slot: one interval (0.101 s) after the first
+    await asyncio.sleep(0.05)
+    time.sleep(0.1)  # the loop is busy past that slot  # noqa: ASYNC251
+    await late
+    assert time.monotonic() - first >= 2 * 1.01 / rate - 0.005  # the next free slot, not the one it missed
+
+
 async def test_a_pause_from_one_process_holds_the_other(pools: Pools) -> None:
     a, b = SharedBudget(await pools(), 50.0), SharedBudget(await pools(), 50.0)
     await b.acquire()
