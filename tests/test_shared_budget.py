@@ -179,6 +179,18 @@ async def test_a_closed_pool_leaves_each_request_on_the_local_budget(
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
+async def test_a_database_without_the_budget_row_leaves_the_requests_on_the_local_budget(
+    pools: Pools, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = await pools()
+    await pool.execute("DELETE FROM provider_budget")
+    budget = SharedBudget(pool, 50.0)
+    left = await departures(budget, 5)
+    assert len(left) == 5
+    [warning] = caplog.records
+    assert "provider_budget table has no row" in warning.getMessage()
+
+
 async def test_connections_killed_the_requests_go_on_and_the_budget_is_shared_again(
     pools: Pools, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

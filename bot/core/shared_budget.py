@@ -64,7 +64,13 @@ _DRIFT: Final = 1e-3
 #: paused_for() reads the shared pause from the database at most this often (in the background).
 REFRESH_EVERY: Final = 1.0
 
+
+class NoBudgetRow(Exception):
+    """The provider_budget table has no row: the database was not migrated by the bot (V8 inserts it)."""
+
+
 DB_ERRORS: Final = (
+    NoBudgetRow,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
@@ -223,15 +229,17 @@ class SharedBudget:
         """Hold this process until the shared pause ends (converted to the local clock: never early)."""
         self._pause_locally(paused_until - offset - time.monotonic())
 
-    async def _fetch(self, query: str, *args: float) -> tuple[Any, float]:
-        """One statement's row (None when it matched none) and the clock offset its reply measured (when it
-        carries the database's `now`)."""
+    async def _fetch(self, query: str, *args: float, busy: bool = False) -> tuple[Any, float]:
+        """One statement's row and the clock offset its reply measured; (None, nan) for a reservation the
+        schedule refused (`busy`: it may match no row)."""
         sent = time.monotonic()
         async with asyncio.timeout(self._db_timeout):
             row = await self._pool.fetchrow(query, *args)
-        if row is None:
+        if row is not None:
+            return row, self._offset.sample(row["now"], sent, time.monotonic())
+        if busy:
             return None, math.nan
-        return row, self._offset.sample(row["now"], sent, time.monotonic())
+        raise NoBudgetRow("the provider_budget table has no row (migration V8 inserts it)")
 
     async def _publish_pause(self, seconds: float) -> None:
         await self._read_pause(_PAUSE, seconds)
@@ -327,7 +335,7 @@ class SharedBudget:
     async def _reserve(self, max_wait: float) -> float:
         """One statement: the next free shared slot, if within `max_wait`; returns it on the local clock.
         Raises BudgetBusy (nothing taken) when the next free slot is later than that."""
-        row, offset = await self._fetch(_RESERVE, self._interval, max_wait)
+        row, offset = await self._fetch(_RESERVE, self._interval, max_wait, busy=True)
         if row is None:
             row, offset = await self._fetch(_STATE)
             self._online()
