@@ -19,6 +19,9 @@ Lateness does not add up (the schedule still sets the pace), and with burst 1 no
 already waiting for their slot (a waiter whose slot falls inside a pause takes a new slot after it).
 A pause is only ever extended, never shortened.
 
+``Budget`` is what the client needs from a budget: this one for one process, or ``SharedBudget``
+(bot/core/shared_budget.py) for several bot processes on one PostgreSQL database.
+
 No Discord and no HTTP here; time and sleeping are injected so the unit tests run on a virtual clock.
 """
 
@@ -29,7 +32,7 @@ import collections
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 #: Requests that may leave back to back after an idle spell. 1: evenly spaced, never more than the rate in
 #: any second, which is the promise PROVIDER_MAX_RPS makes to the owner (a burst would buy nothing here:
@@ -50,6 +53,21 @@ class BudgetBusy(Exception):
         super().__init__(f"the request budget is {'paused' if paused else 'full'} for {seconds:.1f} s")
         self.seconds = seconds
         self.paused = paused
+
+
+class Budget(Protocol):
+    """The request budget GrokClient passes every create and poll through: RequestBudget (this process
+    alone) or SharedBudget (every process on one PostgreSQL database). ``paused_for`` is synchronous and
+    cheap: metrics and the poller read it."""
+
+    @property
+    def rate(self) -> float: ...
+
+    async def acquire(self, max_wait: float = math.inf, *, first: bool = False) -> float: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def paused_for(self) -> float: ...
 
 
 class RequestBudget:

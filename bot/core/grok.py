@@ -11,8 +11,9 @@ key. The video link belongs to a third-party CDN and is fetched without the head
 
 The errors, how provider answers map to them and what status words mean: grok_errors.py (re-exported here).
 
-Request budget: every create and result call passes through one ``RequestBudget`` (bot/core/budget.py) when
-one is given: at most PROVIDER_MAX_RPS, and a 429 from either call pauses both until its Retry-After. A call
+Request budget: every create and result call passes through one ``Budget`` (bot/core/budget.py: a
+``RequestBudget``, or a ``SharedBudget`` for several processes on one PostgreSQL database) when one is
+given: at most PROVIDER_MAX_RPS, and a 429 from either call pauses both until its Retry-After. A call
 spends at most half its time limit waiting for its turn; one that would wait longer (a long pause) fails at
 once as RateLimitedError with the remaining wait, sent to nobody. Downloads go to the file host and are not
 counted.
@@ -36,7 +37,7 @@ import aiohttp
 import yarl
 
 from bot.core import metrics, video_host
-from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, BudgetBusy, RequestBudget
+from bot.core.budget import PAUSE_WITHOUT_RETRY_AFTER, Budget, BudgetBusy
 from bot.core.grok_errors import (  # noqa: F401
     MAX_PROVIDER_MESSAGE,
     MAX_RETRY_AFTER,
@@ -122,7 +123,7 @@ class GrokClient:
         session: aiohttp.ClientSession | None = None,
         connect_timeout: float = 10.0,
         total_timeout: float = 60.0,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         parsed = yarl.URL(base_url.strip().rstrip("/"))
         if parsed.scheme not in ("http", "https") or not parsed.host:
