@@ -5,17 +5,15 @@ guilds and interactions, yet any process may post any task, in a channel it does
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 from bot.core.store import State
 from tests import test_e2e_service as service
 from tests.conftest import StartBot
 from tests.fakes.discord import Channel, DiscordEmulator, message_text, shard_of
 from tests.fakes.grok_api import FAKE_MP4, FakeGrokAPI, TaskScript
+from tests.test_e2e_health import wait_health
 from tests.test_e2e_service import Spawn, sigterm
 from tests.test_e2e_video import bot_messages, wait_result
 
@@ -46,12 +44,6 @@ async def assert_delivered(emu: DiscordEmulator, channel: Channel) -> None:
     await emu.wait_for(lambda: "Done" in message_text(emu.get_message(status["id"])), what="status Done")
 
 
-async def healthz(port: int) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as answer:
-        body: dict[str, Any] = json.loads(await answer.text())
-        return body
-
-
 # ---- one process, every shard -------------------------------------------------------------------------------
 
 
@@ -65,8 +57,7 @@ async def test_one_process_runs_every_shard_discord_recommends(
     assert emu.live_shards() == [(0, 2), (1, 2)]  # two gateway sessions, one per shard
     assert bot.shard_count == 2 and sorted(bot.shards) == [0, 1]
     assert bot.get_channel(zero.id) is not None and bot.get_channel(one.id) is not None
-    assert bot.health is not None and bot.health.port is not None
-    assert (await healthz(bot.health.port))["parts"]["gateway"] == "ok"
+    assert (await wait_health(bot, 200))["parts"]["gateway"] == "ok"
 
     first = await request_video(emu, zero, "a fox on shard zero")
     second = await request_video(emu, one, "a fox on shard one")
@@ -74,6 +65,20 @@ async def test_one_process_runs_every_shard_discord_recommends(
     await assert_delivered(emu, zero)
     await assert_delivered(emu, one)
     assert [c["prompt"] for c in grok_api.creates] == ["a fox on shard zero", "a fox on shard one"]
+
+
+async def test_healthz_names_the_shard_whose_connection_is_down(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, start_bot: StartBot
+) -> None:
+    bot = await start_bot(SHARD_COUNT="2", HEALTH_PORT="0")
+    assert (await wait_health(bot, 200))["status"] == "ok"
+
+    await emu.disconnect_all(code=4000, shard=(1, 2))  # shard 1 drops; its RESUME is refused: a new IDENTIFY
+    body = await wait_health(bot, 503)
+    assert body["failing"] == ["gateway"]
+    assert body["parts"]["gateway"] == "the Discord gateway connection of shard 1 is down; reconnecting"
+    body = await wait_health(bot, 200, timeout=15)  # discord.py waits 5 s before the IDENTIFY
+    assert body["parts"]["gateway"] == "ok" and emu.live_shards() == [(0, 2), (1, 2)]
 
 
 # ---- two processes, one shard each ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ with 4011. GET /gateway/bot recommends `emu.recommended_shards` (default 1).
     emu.recommended_shards, emu.min_shards (settable); emu.live_shards() -> sorted [(id, count)] of live sessions
     emu.shard_events: every (shard, event, data) a session was sent, shard = (id, count)
     await emu.wait_identified(count=1, timeout=5.0)
-    await emu.disconnect_all(code=4000)  /  await emu.send_reconnect()   (gateway hiccups)
+    await emu.disconnect_all(code=4000, *, shard=None)  /  await emu.send_reconnect()   (gateway hiccups;
+        shard=(id, count): only that shard's sessions)
 """
 
 from __future__ import annotations
@@ -455,9 +456,14 @@ class GatewayMixin:
 
     # ------------------------------------------------------------------ hiccups and waiting
 
-    async def disconnect_all(self, code: int = 4000, reason: str = "emulator disconnect") -> None:
-        """Close every gateway connection with `code` (4000 → discord.py tries to RESUME)."""
+    async def disconnect_all(
+        self, code: int = 4000, reason: str = "emulator disconnect", *, shard: tuple[int, int] | None = None
+    ) -> None:
+        """Close every gateway connection (only `shard`'s sessions, if given) with `code` (4000 → discord.py
+        tries to RESUME)."""
         for conn in list(self._connections):
+            if shard is not None and (conn.session is None or conn.session.shard != shard):
+                continue
             conn.close(code, reason)
             await conn.flush()
 
