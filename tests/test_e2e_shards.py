@@ -114,6 +114,12 @@ async def served_by(
     """A /video in `channel` reaches `shard`'s session, and `bot` records it as task 1 and delivers it."""
     handle = await request_video(emu, channel, prompt)
     assert handle.shard == shard
+    got = [
+        to
+        for to, event, data in emu.shard_events
+        if event == "INTERACTION_CREATE" and data["id"] == str(handle.id)
+    ]
+    assert got == [shard]  # one session had it: the other process never heard of it
     await assert_delivered(emu, channel)
     task = await bot.store.get(1)
     assert task is not None and task.channel_id == channel.id and task.state is State.DELIVERED
