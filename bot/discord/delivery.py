@@ -344,9 +344,8 @@ class DiscordDelivery:
     async def _upload_limit(self, channel: discord.abc.Messageable) -> int:
         """The upload limit of the channel's server (its boosts), read from Discord when this process does not
         cache the server (another process's shard); Discord's default if that cannot be read."""
-        guild = getattr(
-            channel, "guild", None
-        )  # a fetched channel of an uncached server: an unavailable stub
+        # A channel fetched from an uncached server holds an unavailable stub of it, boosts unknown.
+        guild = getattr(channel, "guild", None)
         if isinstance(guild, discord.Guild) and not guild.unavailable:
             return guild.filesize_limit
         if guild is not None:
