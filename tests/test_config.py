@@ -250,3 +250,52 @@ def test_python_m_bot_logs_misspellings_once_and_lists_them_with_errors(tmp_path
     assert proc.returncode == 2
     assert "GROK_API_KEY is missing" in proc.stderr and "GROK_APIKEY (in .env)" in proc.stderr
     assert KEY not in proc.stderr and TOKEN not in proc.stderr
+
+
+# ---- gateway shards: SHARD_COUNT and SHARD_IDS ---------------------------------------------------------------
+
+
+def test_shards_default_to_discords_recommendation_and_every_shard() -> None:
+    settings = load_config(None, REQUIRED).settings
+    assert settings.shard_count is None and settings.shard_ids is None
+    settings = load_config(None, {**REQUIRED, "SHARD_COUNT": "4"}).settings
+    assert settings.shard_count == 4 and settings.shard_ids is None  # one process runs all four
+    settings = load_config(None, {**REQUIRED, "SHARD_COUNT": "4", "SHARD_IDS": " 3, 1 "}).settings
+    assert settings.shard_count == 4 and settings.shard_ids == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("shards", "problem"),
+    [
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT='0' is invalid: must be between 1 and 100000"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT='two' is invalid: must be a whole number"),
+        (
+            {"SHARD_COUNT": "2", "SHARD_IDS": "0;1"},
+            "SHARD_IDS='0;1' is invalid: must be shard numbers separated by commas, such as 0,1",
+        ),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,1"}, "SHARD_IDS='1,1' is invalid: names shard 1 twice"),
+        (
+            {"SHARD_COUNT": "2", "SHARD_IDS": "0,2,3"},
+            "SHARD_IDS='0,2,3' is invalid: with SHARD_COUNT=2 the shards are 0 to 1, not 2, 3",
+        ),
+        (
+            {"SHARD_IDS": "0"},
+            "SHARD_IDS='0' needs SHARD_COUNT: set it to the number of shards all the processes run together "
+            "(the same in each)",
+        ),
+    ],
+)
+def test_invalid_shard_settings_are_named(shards: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {**REQUIRED, **shards})
+    assert caught.value.problems == [problem]
+
+
+def test_shard_problems_come_with_the_other_problems() -> None:
+    # An unreadable SHARD_COUNT is named once; SHARD_IDS is not also blamed for lacking it.
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {**REQUIRED, "SHARD_COUNT": "x", "SHARD_IDS": "1", "POLL_INTERVAL_SECONDS": "-1"})
+    assert caught.value.problems == [
+        "POLL_INTERVAL_SECONDS='-1' is invalid: must be between 0.01 and 3600",
+        "SHARD_COUNT='x' is invalid: must be a whole number",
+    ]

@@ -136,6 +136,18 @@ def _parse_log_format(raw: str) -> str:
     return raw.lower()
 
 
+def _parse_shard_ids(raw: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text.isdigit():
+            raise ValueError("must be shard numbers separated by commas, such as 0,1")
+        if int(text) in ids:
+            raise ValueError(f"names shard {int(text)} twice")
+        ids.append(int(text))
+    return tuple(ids)
+
+
 def _parse_bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -230,6 +242,10 @@ class Settings:
     health_host: str = _setting("HEALTH_HOST", "127.0.0.1", str)
     health_port: int | None = _setting("HEALTH_PORT", None, _parse_int(0, 65535))
     log_format: str = _setting("LOG_FORMAT", "text", _parse_log_format)
+    # Gateway shards: how many in all (unset: Discord's recommendation) and which this process runs (unset:
+    # all of them). Several processes on one database each run their own SHARD_IDS of one SHARD_COUNT.
+    shard_count: int | None = _setting("SHARD_COUNT", None, _parse_int(1, 100_000))
+    shard_ids: tuple[int, ...] | None = _setting("SHARD_IDS", None, _parse_shard_ids)
     # Advanced: where discord.py connects. Only for tests (the loopback emulator) or an API proxy.
     discord_api_base_url: str | None = _setting("DISCORD_API_BASE_URL", None, _parse_url)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", None, _parse_ws_url)
@@ -281,6 +297,30 @@ def _parse_settings(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
+def _shard_problems(values: Mapping[str, Any], raw: Mapping[str, str]) -> list[str]:
+    """SHARD_IDS against SHARD_COUNT (each parsed alone first; an invalid SHARD_COUNT is reported already)."""
+    ids: tuple[int, ...] | None = values.get("shard_ids")
+    if ids is None:
+        return []
+    shown = repr(raw.get("SHARD_IDS", "").strip())
+    count: int | None = values.get("shard_count")
+    if count is None:
+        if raw.get("SHARD_COUNT", "").strip():
+            return []
+        return [
+            f"SHARD_IDS={shown} needs SHARD_COUNT: set it to the number of shards all the processes run "
+            "together (the same in each)"
+        ]
+    beyond = [i for i in ids if i >= count]
+    if beyond:
+        listed = ", ".join(map(str, beyond))
+        last = count - 1
+        return [
+            f"SHARD_IDS={shown} is invalid: with SHARD_COUNT={count} the shards are 0 to {last}, not {listed}"
+        ]
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     settings: Settings
@@ -292,6 +332,7 @@ def load_config(env_file: Path | None = Path(".env"), environ: Mapping[str, str]
     """Settings and the model catalogue (MODELS_FILE) together; one ConfigError names all their problems."""
     from_file, from_env = _read_sources(env_file, environ)
     values, problems = _parse_settings({**from_file, **from_env})
+    problems.extend(_shard_problems(values, {**from_file, **from_env}))
     catalogue: Catalogue | None = None
     try:
         catalogue = Catalogue.load(values.get("models_file"))

@@ -1,4 +1,7 @@
-"""The bot: one `commands.Bot` subclass that owns the shared resources and builds them in setup_hook."""
+"""The bot: a `commands.AutoShardedBot` subclass that owns the shared resources and builds them in setup_hook.
+
+It runs the gateway shards SHARD_IDS of SHARD_COUNT (unset: every shard, as many as Discord recommends), so
+several processes on one store can share the guilds; any process may post any task, in any guild."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.video", "cogs.member", "cogs.admin")
 
 
-class GrokVideoBot(commands.Bot):
+class GrokVideoBot(commands.AutoShardedBot):
     store: TaskStore
     grok: GrokClient
     delivery: DiscordDelivery
@@ -47,6 +50,8 @@ class GrokVideoBot(commands.Bot):
             # Reply mode reads the text after the mention: that needs guild messages + message content.
             intents.guild_messages = True
             intents.message_content = True
+        if settings.shard_ids is not None:  # else every shard of the count
+            options["shard_ids"] = list(settings.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -55,6 +60,8 @@ class GrokVideoBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=BotTree,  # its on_error answers every failed app command privately
             http_trace=ack_trace(),  # times interaction acknowledgements for /metrics
+            # None: discord.py asks Discord how many shards (GET /gateway/bot) and runs them all.
+            shard_count=settings.shard_count,
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -189,7 +196,17 @@ class GrokVideoBot(commands.Bot):
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("logged in as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))
+        log.info(
+            "logged in as %s (%s) in %d servers; %s",
+            self.user,
+            self.user.id,
+            len(self.guilds),
+            describe_shards(self.shard_ids, self.shard_count),
+        )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        servers = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("shard %d of %s ready: %d servers", shard_id, self.shard_count, servers)
 
     async def close(self) -> None:
         """Stop the poller, delivery's background work and the connection, then close what setup_hook
@@ -210,6 +227,13 @@ class GrokVideoBot(commands.Bot):
                 await self.http_session.close()
             if hasattr(self, "store"):
                 await self.store.close()
+
+
+def describe_shards(shard_ids: list[int] | None, shard_count: int | None) -> str:
+    """Which shards this process runs, for the log: "shards 0, 1 of 2" or "shard 1 of 4"."""
+    ids = shard_ids if shard_ids is not None else range(shard_count or 1)
+    listed = ", ".join(map(str, ids))
+    return f"{'shard' if len(ids) == 1 else 'shards'} {listed} of {shard_count}"
 
 
 def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:

@@ -35,7 +35,7 @@ from bot.core.scheduler import delivery_backoff, estimate_seconds
 from bot.core.store import TO_DELIVER, State, Task, TaskStore
 from bot.core.transcode import SHRINK_MAX_SECONDS, Shrinker
 from bot.discord import embeds
-from bot.discord.status_edits import StatusEdits
+from bot.discord.status_edits import StatusEdits, message_in
 from bot.discord.views import cancel_view, result_view
 from bot.i18n import translate
 
@@ -51,6 +51,8 @@ HISTORY_SCAN_MARGIN_SECONDS = 60.0
 #: Tries of the status message on a Discord 5xx (its nonce makes a message Discord accepted come back).
 STATUS_POST_TRIES = 3
 ESTIMATE_CACHE_SECONDS = 300.0
+#: Discord's upload limit where no server's boosts raise it (DMs, a server that cannot be read).
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 #: A task whose video is being shrunk is leased this long: the shrink's own bound plus room for the store.
 SHRINK_LEASE_SECONDS = SHRINK_MAX_SECONDS + 60.0
 
@@ -154,9 +156,9 @@ class DiscordDelivery:
         if task is None or task.state in (State.QUEUED, State.SUBMITTING):
             return
         if task.state is State.DELIVERED and task.delivered_message_id and task.delivered_channel_id:
-            channel = self._bot.get_channel(task.delivered_channel_id)
-            if isinstance(channel, discord.abc.Messageable):
-                await self._finish_status(task, channel.get_partial_message(task.delivered_message_id))
+            posted = message_in(self._bot, task.delivered_channel_id, task.delivered_message_id)
+            if posted is not None:
+                await self._finish_status(task, posted)
         else:
             await self.show_progress(task, force=True)
 
@@ -333,11 +335,23 @@ class DiscordDelivery:
 
     async def _post_in_channel(self, task: Task) -> discord.Message:
         channel = await self._channel(task.channel_id)
-        limit = getattr(getattr(channel, "guild", None), "filesize_limit", 10 * 1024 * 1024)
+        limit = await self._upload_limit(channel) if task.state is State.DOWNLOADED else DEFAULT_UPLOAD_LIMIT
         try:
             return await self._send(channel, task, limit, in_dm=False)
         except (discord.NotFound, discord.Forbidden) as exc:
             raise Undeliverable(f"{exc.status} {exc.code}") from None
+
+    async def _upload_limit(self, channel: discord.abc.Messageable) -> int:
+        """The upload limit of the channel's server (its boosts), read from Discord when this process does not
+        cache the server (another process's shard); Discord's default if that cannot be read."""
+        # A channel fetched from an uncached server holds an unavailable stub of it, boosts unknown.
+        guild = getattr(channel, "guild", None)
+        if isinstance(guild, discord.Guild) and not guild.unavailable:
+            return guild.filesize_limit
+        if guild is not None:
+            with contextlib.suppress(*DISCORD_TROUBLE):
+                return (await self._bot.fetch_guild(guild.id, with_counts=False)).filesize_limit
+        return DEFAULT_UPLOAD_LIMIT
 
     async def _post_in_dm(self, task: Task) -> discord.Message:
         try:
@@ -346,7 +360,7 @@ class DiscordDelivery:
         except discord.HTTPException as exc:
             raise Undeliverable(f"DM could not be opened ({exc.status})") from None
         try:
-            return await self._send(dm, task, 10 * 1024 * 1024, in_dm=True)
+            return await self._send(dm, task, DEFAULT_UPLOAD_LIMIT, in_dm=True)
         except discord.Forbidden as exc:
             raise Undeliverable(f"DMs closed ({exc.code})") from None
 

@@ -3,7 +3,8 @@ holds what is counted).
 
 `GET /healthz` judges four parts, each "ok" or a sentence:
 
-- **gateway**: discord.py is ready and its websocket is up (a drop counts until RESUMED or a new READY);
+- **gateway**: discord.py is ready and the websocket of every shard this process runs is up (a shard's drop
+  counts until its RESUMED or a new READY); the sentence names the shards that are down;
 - **database**: a one-row write (a `bot_meta` upsert) answers within DB_CHECK_SECONDS: catches a read-only
   file or folder, a full disk, a lock another process holds;
 - **poller**: its loop beat within twice its own planned sleep (metrics.Heartbeat);
@@ -69,7 +70,7 @@ def ack_trace() -> aiohttp.TraceConfig:
 class HealthServer:
     def __init__(
         self,
-        bot: commands.Bot,
+        bot: commands.AutoShardedBot,
         store: TaskStore,
         heartbeat: metrics.Heartbeat,
         provider: metrics.ProviderHealth,
@@ -84,17 +85,17 @@ class HealthServer:
         self._collector = collector
         self._registry: CollectorRegistry = metrics.bot_registry(collector)
         self._runner: web.AppRunner | None = None
-        self._live = False  # between READY/RESUMED and the next disconnect
-        bot.add_listener(self._up, "on_connect")
-        bot.add_listener(self._up, "on_resumed")
-        bot.add_listener(self._down, "on_disconnect")
+        self._live: set[int] = set()  # the shards between READY/RESUMED and their next disconnect
+        bot.add_listener(self._up, "on_shard_connect")
+        bot.add_listener(self._up, "on_shard_resumed")
+        bot.add_listener(self._down, "on_shard_disconnect")
         self.port: int | None = None
 
-    async def _up(self) -> None:
-        self._live = True
+    async def _up(self, shard_id: int) -> None:
+        self._live.add(shard_id)
 
-    async def _down(self) -> None:
-        self._live = False
+    async def _down(self, shard_id: int) -> None:
+        self._live.discard(shard_id)
 
     async def start(self, host: str, port: int) -> bool:
         """Listen on host:port (0: any free port; `self.port` says which). False, logged once, if it can't."""
@@ -134,8 +135,14 @@ class HealthServer:
             return "the bot is shutting down"
         if not bot.is_ready():
             return "not connected to Discord yet"
-        if not self._live or bot.ws is None or not bot.ws.open:
+        shards = bot.shards
+        down = [i for i, shard in sorted(shards.items()) if i not in self._live or shard.is_closed()]
+        if not shards or (down and len(shards) == 1):
             return "the Discord gateway connection is down; reconnecting"
+        if down:
+            return (
+                f"the Discord gateway connection of shard {', '.join(map(str, down))} is down; reconnecting"
+            )
         return OK
 
     async def database(self) -> str:

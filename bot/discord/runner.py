@@ -5,8 +5,10 @@
 - **Start.** Each attempt builds a fresh `GrokVideoBot`, logs in (REST, then setup_hook) and checks that the
   gateway answers. An unreachable Discord (no network, connection refused, a timeout, a 5xx) is one log line
   per attempt, no traceback, and another attempt after a capped, jittered exponential backoff, forever. A
-  token Discord rejects, or a refused privileged intent, ends the process at once (`run` explains which).
-- **Run.** Once connected, discord.py keeps the gateway up; its "Attempting a reconnect" log becomes one line.
+  token Discord rejects, a refused privileged intent, or shard settings Discord refuses (close code 4010, an
+  invalid shard; 4011, more shards required) end the process at once (`run` explains which).
+- **Run.** Once connected, discord.py keeps every shard's gateway connection up; its "Attempting a reconnect"
+  and "Failed to connect" logs become one line each.
 - **Stop.** SIGINT or SIGTERM stops the connection (or the wait between attempts), then closes the bot within
   `SHUTDOWN_SECONDS`: the poller stops, HTTP sessions and the store close. Tasks live in SQLite with leases,
   so whatever was in hand is taken up again by the next start.
@@ -62,10 +64,24 @@ INTENT_HELP = (
     "Either turn it on: Developer Portal → your application → Bot → Privileged Gateway Intents → "
     "MESSAGE CONTENT INTENT,\nor set REPLY_MODE=false (slash commands and the context menu work without it)."
 )
+SHARD_HELP = {
+    4010: "Discord refused the shard settings (close code 4010, invalid shard): SHARD_IDS must be below "
+    "SHARD_COUNT, and SHARD_COUNT must be the same in every process of this bot.",
+    4011: "Discord requires more shards for this bot (close code 4011, sharding required): set SHARD_COUNT "
+    "to at least the number Discord recommends, or leave SHARD_COUNT and SHARD_IDS unset to use it.",
+}
 TOKEN_HELP = (
     "Discord refused DISCORD_TOKEN. Copy a fresh one from the Developer Portal → your application → Bot → "
     "Reset Token, and put it in .env."
 )
+
+
+class ShardingRefused(Exception):
+    """Discord closed a shard's connection for its shard settings (4010 or 4011): no retry can help."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(SHARD_HELP[code])
+        self.code = code
 
 
 class GrokKeyRejected(Exception):
@@ -118,10 +134,11 @@ def describe(exc: BaseException) -> str:
 
 
 class OneLineReconnects(logging.Filter):
-    """discord.py logs each gateway reconnect with a full traceback; an outage is one line per attempt."""
+    """discord.py logs each gateway reconnect (and each failed first connection of a shard) with a full
+    traceback; an outage is one line per attempt."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+        if record.exc_info and str(record.msg).startswith(("Attempting a reconnect", "Failed to connect")):
             error = record.exc_info[1]
             record.msg = (
                 f"lost the gateway ({describe(error) if error else 'unknown'}); {record.getMessage()}"
@@ -187,26 +204,20 @@ class Service:
                 await check_gateway(bot)
                 if attempt > 1:
                     log.info("reached Discord after %d attempts", attempt)
-                await self._connect(bot)
+                await bot.connect(reconnect=True)
                 return
+            except discord.ConnectionClosed as exc:
+                if exc.code in SHARD_HELP:
+                    raise ShardingRefused(exc.code) from None
+                await self._retry_later(bot, attempt, exc)
             except UNREACHABLE as exc:
-                delay = retry_delay(attempt, self._rng)
-                log.warning(
-                    "cannot reach Discord (%s); attempt %d, next in %.1f s", describe(exc), attempt, delay
-                )
-                await bot.close()
-                await asyncio.sleep(delay)
+                await self._retry_later(bot, attempt, exc)
 
-    @staticmethod
-    async def _connect(bot: GrokVideoBot) -> None:
-        try:
-            await bot.connect(reconnect=True)
-        except AttributeError as exc:
-            # discord.py cannot retry a FIRST gateway connection that fails (it reads `ws` while it is None):
-            # the gateway went away between check_gateway and now. Another attempt, like any outage.
-            if bot.ws is not None:
-                raise
-            raise ConnectionError("the gateway went away before the first connection") from exc
+    async def _retry_later(self, bot: GrokVideoBot, attempt: int, exc: BaseException) -> None:
+        delay = retry_delay(attempt, self._rng)
+        log.warning("cannot reach Discord (%s); attempt %d, next in %.1f s", describe(exc), attempt, delay)
+        await bot.close()
+        await asyncio.sleep(delay)
 
     async def _shut_down(self, serving: asyncio.Task[None]) -> None:
         """Stop the connection or the wait between attempts, then close the bot: each step bounded in time."""
@@ -241,7 +252,8 @@ def _exit_if_stuck() -> None:
 def run(settings: Settings, catalogue: Catalogue) -> int:
     """Run the bot until SIGINT/SIGTERM; settings and catalogue were checked together (load_config)."""
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
-    logging.getLogger("discord.client").addFilter(OneLineReconnects())
+    for name in ("discord.client", "discord.shard"):  # one shard, or several
+        logging.getLogger(name).addFilter(OneLineReconnects())
     service = Service(
         lambda: GrokVideoBot(settings, catalogue),
         settings.discord_token.get(),
@@ -254,6 +266,9 @@ def run(settings: Settings, catalogue: Catalogue) -> int:
         return 3
     except discord.LoginFailure:
         print(TOKEN_HELP, file=sys.stderr)
+        return 3
+    except ShardingRefused as exc:
+        print(exc, file=sys.stderr)
         return 3
     except GrokKeyRejected:
         return 3

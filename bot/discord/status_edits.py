@@ -9,6 +9,9 @@ A message's final edit (`want(..., final=True)`, the "Done" after delivery) repl
 was pending for it, and progress wanted afterwards while it is still pending is ignored, so no stale progress
 edit can land after it. An edit already in flight when the final one is wanted lands first (one edit in
 flight per channel, in order).
+
+A channel this process does not cache (a guild on another process's shard: any process may deliver any task)
+is edited through its id alone (`message_in`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,15 @@ import aiohttp
 import discord
 
 log = logging.getLogger(__name__)
+
+
+def message_in(bot: discord.Client, channel_id: int, message_id: int) -> discord.PartialMessage | None:
+    """A message to edit or delete, in the cached channel, else in the channel by its id alone (a guild on
+    another shard is not in this process's cache); None in a cached channel that holds no messages."""
+    channel = bot.get_channel(channel_id) or bot.get_partial_messageable(channel_id)
+    if not isinstance(channel, discord.abc.Messageable):
+        return None
+    return channel.get_partial_message(message_id)
 
 
 @dataclass(slots=True)
@@ -72,11 +84,11 @@ class StatusEdits:
             self._drains.pop(channel_id, None)
 
     async def _edit(self, channel_id: int, message_id: int, embed: discord.Embed) -> None:
-        channel = self._bot.get_channel(channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
+        message = message_in(self._bot, channel_id, message_id)
+        if message is None:
             return
         try:
-            await channel.get_partial_message(message_id).edit(embed=embed)
+            await message.edit(embed=embed)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
             # Best effort: an error answer, or Discord unreachable (the next change edits it again).
             log.debug("status message %s: edit failed: %s", message_id, exc)

@@ -19,6 +19,7 @@ from bot.core.policy import Refused
 from bot.core.store import State, Task
 from bot.discord import embeds, refresh
 from bot.discord.requests import answer_interaction, origin_of_interaction
+from bot.discord.status_edits import message_in
 from bot.i18n import format_duration, format_number, resolve_locale, translate
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ class ResultButton(
             if interaction.message is not None:
                 await interaction.message.delete()
             if task.status_message_id and task.status_message_id != getattr(interaction.message, "id", None):
-                channel = bot.get_channel(task.channel_id)
-                if isinstance(channel, discord.abc.Messageable):
-                    await channel.get_partial_message(task.status_message_id).delete()
+                status = message_in(bot, task.channel_id, task.status_message_id)  # cached channel or not
+                if status is not None:
+                    await status.delete()
         except discord.NotFound:
             pass  # already gone: the goal is reached
         except discord.HTTPException as exc:

@@ -25,7 +25,7 @@ Public API (ids may be given as int, str, or the world objects); each module doc
 
     emulator.py      DiscordEmulator: constructor options, start/stop, wiring, the clock, wait_for
     world.py         users, guilds, roles, channels, threads and forum posts, members; permission maths (Perm); upload limits
-    gateway.py       the websocket: IDENTIFY/RESUME, intents (Intent), compression, sessions, dispatch
+    gateway.py       the websocket: IDENTIFY/RESUME, intents (Intent), compression, sessions, shards, dispatch
     messages.py      stored messages, what MESSAGE_CONTENT hides, body checks, pings; message_text()
     files.py         uploads and the CDN that serves them back (signed, expiring urls)
     rest.py          REST routing (REST_ROUTES), recording, spec checks, injected errors; the plain routes
@@ -33,12 +33,13 @@ Public API (ids may be given as int, str, or the world objects); each module doc
     interactions.py  InteractionHandle; delivery, callbacks, followups and @original; the 3-second rule
     actions.py       injected user actions: slash commands, context menus, buttons, selects, modals, posts
     spec.py          validation against Discord's OpenAPI description (openapi-excerpt.json, README.md)
-    common.py        snowflake ids, id coercion, DiscordError
+    common.py        snowflake ids (new_snowflake(shard=(k, n)) for a guild on shard k), shard_of, id coercion,
+                     DiscordError
 
 Module helpers: ``message_text(message) -> str``, ``Perm`` / ``Intent`` bit flags, ``DISCORD_EPOCH``.
 """
 
-from .common import API_VERSION, DISCORD_EPOCH, DiscordError, MiB, new_snowflake
+from .common import API_VERSION, DISCORD_EPOCH, DiscordError, MiB, new_snowflake, shard_of
 from .emulator import DiscordEmulator
 from .files import StoredFile
 from .gateway import (
@@ -110,4 +111,5 @@ __all__ = [
     "User",
     "message_text",
     "new_snowflake",
+    "shard_of",
 ]

@@ -1,6 +1,8 @@
 """What every part of the emulator shares: snowflake ids, id coercion, and Discord's error answers.
 
-new_snowflake() -> int        a real-looking, strictly increasing snowflake (discord.py's created_at works)
+new_snowflake(shard=None) -> int   a real-looking, strictly increasing snowflake (discord.py's created_at
+                              works); shard=(k, n): one that, as a guild id, lands on shard k of n
+shard_of(guild_id, shard_count) -> int   Discord's rule: (guild_id >> 22) % shard_count
 id_of(obj) -> int             an id from an int, a numeric str, a world object, a payload dict or a
                               discord.py object
 DiscordError(status, code, message, errors=None)     an error answer; .body() is Discord's JSON shape
@@ -24,13 +26,26 @@ _id_lock = threading.Lock()
 _last_id = 0
 
 
-def new_snowflake() -> int:
-    """A real-looking, strictly increasing snowflake (so discord.py's created_at is meaningful)."""
+def new_snowflake(shard: tuple[int, int] | None = None) -> int:
+    """A real-looking, strictly increasing snowflake (so discord.py's created_at is meaningful).
+
+    With `shard=(k, n)`, a guild with this id belongs to shard k of n: its timestamp is moved on by at most
+    n - 1 milliseconds until `shard_of(id, n) == k`."""
     global _last_id
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"no shard {shard[0]} among {shard[1]}")
     with _id_lock:
         candidate = (int(time.time() * 1000) - DISCORD_EPOCH) << 22
         _last_id = max(candidate, _last_id + 1)
+        if shard is not None and shard_of(_last_id, shard[1]) != shard[0]:
+            millis = _last_id >> 22
+            _last_id = (millis + (shard[0] - millis) % shard[1]) << 22
         return _last_id
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard a guild's events go to (Discord's rule); DMs go to shard 0."""
+    return (guild_id >> 22) % shard_count
 
 
 def iso_time(ts: float | None = None) -> str:

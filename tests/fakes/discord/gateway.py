@@ -1,19 +1,30 @@
 """The gateway: one websocket per connection, sessions, intents, compression, and event dispatch.
 
-HELLO, IDENTIFY -> READY + GUILD_CREATE per guild (or close 4004 bad token / 4013 no intents /
-4014 privileged intent not allowed), heartbeat -> ACK, RESUME -> op 9 (false) unless allow_resume=True (then
+HELLO, IDENTIFY -> READY + GUILD_CREATE per guild of the session's shard (or close 4004 bad token / 4013 no
+intents / 4014 privileged intent not allowed / 4010 invalid shard / 4011 sharding required), heartbeat -> ACK, RESUME -> op 9 (false) unless allow_resume=True (then
 missed events are replayed + RESUMED), REQUEST_GUILD_MEMBERS -> GUILD_MEMBERS_CHUNK. Transport compression as
 the client asks (zlib-stream: one compressor per connection, Z_SYNC_FLUSH per message; zstd-stream if the
 `zstandard` module is importable, otherwise plain text frames). Events are filtered by the session's intents
 (what a missing MESSAGE_CONTENT hides is in messages.py). INTERACTION_CREATE goes to the newest live session
-only (interactions.py).
+of the shard that owns its guild only (interactions.py).
+
+Shards, as Discord has them: IDENTIFY's `shard: [id, count]` (none: shard 0 of 1) is the session's, and READY
+echoes it. A guild belongs to shard `(guild_id >> 22) % count` (common.shard_of; DMs: shard 0): READY lists,
+and GUILD_CREATE is sent for, only that shard's guilds, and every event of a guild (messages, interactions,
+guild, channel, role, member and thread events) goes only to the sessions whose shard owns it. Sessions with
+different counts may coexist (each follows its own). `emu.add_guild(..., shard=(k, n))` makes a guild on
+shard k of n. An id >= count or a count < 1 closes with 4010; a count below `emu.min_shards` (default 1)
+with 4011. GET /gateway/bot recommends `emu.recommended_shards` (default 1).
 
     emu.message_content_allowed / members_allowed / presences_allowed  (the portal switches; settable)
     emu.identify_count (IDENTIFY payloads received), emu.last_identify (minus the token), emu.open_connections,
     emu.resume_count, emu.gateway_queries (v/encoding/compress of each connection), emu.gateway_close_codes
     emu.events (every dispatched (event, data) pair); Intent (IntFlag bits)
+    emu.recommended_shards, emu.min_shards (settable); emu.live_shards() -> sorted [(id, count)] of live sessions
+    emu.shard_events: every (shard, event, data) a session was sent, shard = (id, count)
     await emu.wait_identified(count=1, timeout=5.0)
-    await emu.disconnect_all(code=4000)  /  await emu.send_reconnect()   (gateway hiccups)
+    await emu.disconnect_all(code=4000, *, shard=None)  /  await emu.send_reconnect()   (gateway hiccups;
+        shard=(id, count): only that shard's sessions)
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .common import API_VERSION
+from .common import API_VERSION, shard_of
 
 
 class Intent(enum.IntFlag):
@@ -141,15 +152,21 @@ class _Connection:
 
 @dataclasses.dataclass(eq=False)
 class Session:
-    """An IDENTIFYed session: its intents, its sequence number, and the frames a RESUME replays."""
+    """An IDENTIFYed session: its intents, its shard, its sequence number, and the frames a RESUME replays."""
 
     id: str
     intents: int
     identified_at: float
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count), as IDENTIFY gave it
     seq: int = 0
     buffer: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     conn: _Connection | None = None
     disconnected_at: float | None = None
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the events of `guild_id` (None: a DM, shard 0's)."""
+        shard_id, count = self.shard
+        return (shard_of(guild_id, count) if guild_id is not None else 0) == shard_id
 
 
 class GatewayMixin:
@@ -162,6 +179,9 @@ class GatewayMixin:
     last_presence: dict[str, Any] | None
     gateway_close_codes: list[int]  # close codes of finished gateway connections
     gateway_queries: list[dict[str, str]]  # query of each gateway connection (v, encoding, compress)
+    recommended_shards: int  # what GET /gateway/bot answers
+    min_shards: int  # an IDENTIFY with fewer shards is closed with 4011 (sharding required)
+    shard_events: list[tuple[tuple[int, int], str, Any]]
 
     def _init_gateway(self) -> None:
         self._sessions: dict[str, Session] = {}
@@ -173,6 +193,9 @@ class GatewayMixin:
         self.last_presence = None
         self.gateway_close_codes = []
         self.gateway_queries = []
+        self.recommended_shards = 1
+        self.min_shards = 1
+        self.shard_events = []
 
     # ------------------------------------------------------------------ sessions
 
@@ -185,6 +208,10 @@ class GatewayMixin:
 
     def _live_sessions(self) -> list[Session]:
         return [s for s in self._sessions.values() if s.conn is not None and not s.conn.closed]
+
+    def live_shards(self) -> list[tuple[int, int]]:
+        """The (shard id, shard count) of every live session, sorted."""
+        return sorted(s.shard for s in self._live_sessions())
 
     @property
     def open_connections(self) -> int:
@@ -201,11 +228,15 @@ class GatewayMixin:
         build: Callable[[Session], dict[str, Any]] | None = None,
         always_for_bot: bool = False,
         sessions: list[Session] | None = None,
+        guild_id: int | None,
     ) -> int:
-        """Queue a DISPATCH for every live session that asked for `intent`; returns how many got it."""
+        """Queue a DISPATCH for every live session whose shard owns `guild_id` (None: a DM, shard 0) and that
+        asked for `intent`; returns how many got it."""
         count = 0
         self.events.append((event, data if data is not None else {}))
         for session in sessions if sessions is not None else self._dispatch_targets():
+            if not session.owns(guild_id):
+                continue
             if intent is not None and not (session.intents & intent) and not always_for_bot:
                 continue
             payload = build(session) if build is not None else data
@@ -217,6 +248,7 @@ class GatewayMixin:
     def _send_dispatch(self, session: Session, event: str, data: Any) -> None:
         session.seq += 1
         frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        self.shard_events.append((session.shard, event, data))
         session.buffer.append(frame)
         del session.buffer[:-500]
         if session.conn is not None:
@@ -316,11 +348,21 @@ class GatewayMixin:
             conn.close(4014, "Disallowed intent(s).")
             self._changed()
             return
+        shard = d.get("shard")
+        if shard is not None and not _valid_shard(shard):
+            conn.close(4010, "Invalid shard.")
+            self._changed()
+            return
+        if (shard[1] if shard is not None else 1) < self.min_shards:
+            conn.close(4011, "Sharding required.")
+            self._changed()
+            return
         self._expire_sessions()
         session = Session(secrets.token_hex(16), intents, self.now(), conn=conn)
+        if shard is not None:
+            session.shard = (shard[0], shard[1])
         self._sessions[session.id] = session
         conn.session = session
-        shard = d.get("shard")
         ready: dict[str, Any] = {
             "v": API_VERSION,
             "user": self._me_payload(),
@@ -329,11 +371,7 @@ class GatewayMixin:
             "private_channels": [],
             "presences": [],
             "guild_join_requests": [],
-            "guilds": [
-                {"id": str(g.id), "unavailable": True}
-                for g in self.guilds.values()
-                if self.bot_user.id in g.members
-            ],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._guilds_of(session)],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -345,10 +383,13 @@ class GatewayMixin:
             ready["shard"] = shard
         self._send_dispatch(session, "READY", ready)
         if intents & Intent.GUILDS:
-            for g in self.guilds.values():
-                if self.bot_user.id in g.members:
-                    self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(g, session))
+            for g in self._guilds_of(session):
+                self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(g, session))
         self._changed()
+
+    def _guilds_of(self, session: Session) -> list[Any]:
+        """The guilds the bot is in that belong to `session`'s shard."""
+        return [g for g in self.guilds.values() if self.bot_user.id in g.members and session.owns(g.id)]
 
     async def _resume(self, conn: _Connection, d: dict[str, Any]) -> None:
         self._expire_sessions()
@@ -385,7 +426,7 @@ class GatewayMixin:
             conn.close(4003, "Not authenticated.")
             return
         g = self.guilds.get(int(d.get("guild_id") or 0))
-        if g is None:
+        if g is None or not session.owns(g.id):
             return
         members = list(g.members.values())
         if d.get("user_ids"):
@@ -415,9 +456,14 @@ class GatewayMixin:
 
     # ------------------------------------------------------------------ hiccups and waiting
 
-    async def disconnect_all(self, code: int = 4000, reason: str = "emulator disconnect") -> None:
-        """Close every gateway connection with `code` (4000 → discord.py tries to RESUME)."""
+    async def disconnect_all(
+        self, code: int = 4000, reason: str = "emulator disconnect", *, shard: tuple[int, int] | None = None
+    ) -> None:
+        """Close every gateway connection (only `shard`'s sessions, if given) with `code` (4000 → discord.py
+        tries to RESUME)."""
         for conn in list(self._connections):
+            if shard is not None and (conn.session is None or conn.session.shard != shard):
+                continue
             conn.close(code, reason)
             await conn.flush()
 
@@ -434,3 +480,13 @@ class GatewayMixin:
             timeout=timeout,
             what=f"IDENTIFY #{count}",
         )
+
+
+def _valid_shard(shard: Any) -> bool:
+    """IDENTIFY's `shard`: [id, count] with 0 <= id < count."""
+    return (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 0 <= shard[0] < shard[1]
+    )

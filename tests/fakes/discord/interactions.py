@@ -3,6 +3,8 @@
 InteractionHandle (what one injected interaction led to; the actions in actions.py return them)::
 
     h.id, h.token, h.type, h.payload, h.delivered, h.dispatched_at
+    h.shard ((shard id, shard count) of the session it was sent to: the newest live one of the shard that owns
+             its guild, shard 0 for a DM; None if no such session was live)
     h.callbacks (every attempt: CallbackRecord(type, data, flags, ephemeral, files, status, error_code, at))
     h.response (first accepted CallbackRecord or None), h.acknowledged, h.ephemeral
     h.original (current @original message or None), h.followups (current followup messages),
@@ -82,6 +84,7 @@ class InteractionHandle:
         self.guild_id = guild_id
         self.message_id = message_id  # the component's message (component / modal-from-component)
         self.delivered = False
+        self.shard: tuple[int, int] | None = None  # (id, count) of the session it went to
         self.dispatched_at: float = emu.now()
         self.callbacks: list[CallbackRecord] = []
         self.original_id: int | None = None
@@ -222,10 +225,13 @@ class InteractionsMixin:
         self.interactions.append(h)
         self._interactions_by_id[h.id] = h
         self._interactions_by_token[h.token] = h
-        # Discord delivers an interaction to one session: the newest live one.
-        sessions = sorted(self._live_sessions(), key=lambda s: s.identified_at)[-1:]
+        # Discord delivers an interaction to one session: the newest live one of the guild's shard (DMs: 0).
+        gid = g.id if g else None
+        owning = [s for s in self._live_sessions() if s.owns(gid)]
+        sessions = sorted(owning, key=lambda s: s.identified_at)[-1:]
+        h.shard = sessions[0].shard if sessions else None
         public = {k: v for k, v in payload.items() if not k.startswith("_")}
-        h.delivered = self._dispatch("INTERACTION_CREATE", public, sessions=sessions) > 0
+        h.delivered = self._dispatch("INTERACTION_CREATE", public, sessions=sessions, guild_id=gid) > 0
         h.dispatched_at = self.now()
         await self._flush()
         return h

@@ -221,7 +221,7 @@ class MessagesMixin:
                 data["nonce"] = stored.nonce
             return data
 
-        self._dispatch(event, None, intent=intent, build=build)
+        self._dispatch(event, None, intent=intent, build=build, guild_id=stored.guild_id)
 
     def _parse_mentions(
         self,
@@ -525,4 +525,4 @@ class MessagesMixin:
             if stored.guild_id is not None:
                 data["guild_id"] = str(stored.guild_id)
             intent = Intent.GUILD_MESSAGES if stored.guild_id is not None else Intent.DIRECT_MESSAGES
-            self._dispatch("MESSAGE_DELETE", data, intent=intent)
+            self._dispatch("MESSAGE_DELETE", data, intent=intent, guild_id=stored.guild_id)

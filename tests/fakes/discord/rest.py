@@ -400,7 +400,7 @@ class RestMixin:
     async def _r_gateway_bot(self, rec: RecordedRequest) -> Any:
         return {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 1000 - self.identify_count,

@@ -5,7 +5,8 @@ World (sync setters only build state; ``async`` ones also dispatch the gateway e
     emu.bot_user, emu.application_id, emu.owner, emu.default_user, emu.guild, emu.channel  (default world)
     emu.add_user(username, *, user_id=None, bot=False, refuses_dms=False, global_name=None) -> User
     emu.add_guild(name, *, owner=None, premium_tier=0, everyone_permissions=DEFAULT_EVERYONE,
-                  bot_permissions=DEFAULT_BOT_ROLE, guild_id=None) -> Guild
+                  bot_permissions=DEFAULT_BOT_ROLE, guild_id=None, shard=None) -> Guild
+        shard=(k, n): its id puts it on shard k of n (GUILD_CREATE goes to that shard's sessions only)
     emu.add_role(guild, name, permissions=0, *, role_id=None) -> Role
     emu.add_member(guild, user, *, roles=(), nick=None) -> Member
     emu.add_text_channel(guild, name, *, overwrites=(), channel_id=None, topic=None) -> Channel
@@ -40,7 +41,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .common import MiB, id_of, iso_time, new_snowflake
+from .common import MiB, id_of, iso_time, new_snowflake, shard_of
 from .gateway import Intent, Session
 
 
@@ -273,9 +274,12 @@ class WorldMixin:
         everyone_permissions: Any = DEFAULT_EVERYONE,
         bot_permissions: Any = DEFAULT_BOT_ROLE,
         guild_id: int | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
         owner_user = self._user(owner) if owner is not None else self.add_user(f"{name}-owner")
-        gid = guild_id or new_snowflake()
+        if guild_id is not None and shard is not None and shard_of(guild_id, shard[1]) != shard[0]:
+            raise ValueError(f"guild {guild_id} is on shard {shard_of(guild_id, shard[1])} of {shard[1]}")
+        gid = guild_id or new_snowflake(shard)
         guild = Guild(gid, name, owner_user.id, premium_tier)
         guild.roles[gid] = Role(gid, gid, "@everyone", _perm_value(everyone_permissions), 0)
         bot_role = Role(
@@ -292,7 +296,8 @@ class WorldMixin:
         guild.members[self.bot_user.id] = Member(self.bot_user.id, gid, [bot_role.id])
         self.guilds[gid] = guild
         for session in self._live_sessions():
-            self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(guild, session))
+            if session.owns(gid):
+                self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(guild, session))
         return guild
 
     def add_role(self, guild: Any, name: str, permissions: Any = 0, *, role_id: int | None = None) -> Role:
@@ -303,6 +308,7 @@ class WorldMixin:
             "GUILD_ROLE_CREATE",
             {"guild_id": str(g.id), "role": self._role_payload(role)},
             intent=Intent.GUILDS,
+            guild_id=g.id,
         )
         return role
 
@@ -315,7 +321,7 @@ class WorldMixin:
         g.members[u.id] = member
         payload = self._member_payload(member)
         payload["guild_id"] = str(g.id)
-        self._dispatch("GUILD_MEMBER_ADD", payload, intent=Intent.GUILD_MEMBERS)
+        self._dispatch("GUILD_MEMBER_ADD", payload, intent=Intent.GUILD_MEMBERS, guild_id=g.id)
         return member
 
     def add_text_channel(
@@ -357,7 +363,7 @@ class WorldMixin:
         g.channels[channel.id] = channel
         self._channels[channel.id] = channel
         self._messages[channel.id] = {}
-        self._dispatch("CHANNEL_CREATE", self._channel_payload(channel), intent=Intent.GUILDS)
+        self._dispatch("CHANNEL_CREATE", self._channel_payload(channel), intent=Intent.GUILDS, guild_id=g.id)
         return channel
 
     async def add_thread(
@@ -393,9 +399,8 @@ class WorldMixin:
         g.threads[thread.id] = thread
         self._channels[thread.id] = thread
         self._messages[thread.id] = {}
-        self._dispatch(
-            "THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True}, intent=Intent.GUILDS
-        )
+        created = {**self._channel_payload(thread), "newly_created": True}
+        self._dispatch("THREAD_CREATE", created, intent=Intent.GUILDS, guild_id=g.id)
         if p.type == GUILD_FORUM:  # the post's first message shares the thread's id, as on Discord
             stored = self._new_message(
                 thread, u, {"content": content}, list(attachments), message_id=thread.id
@@ -433,7 +438,7 @@ class WorldMixin:
         a, d = _perm_value(allow), _perm_value(deny)
         if a or d:
             ch.overwrites.append(Overwrite(tid, otype, a, d))
-        self._dispatch("CHANNEL_UPDATE", self._channel_payload(ch), intent=Intent.GUILDS)
+        self._dispatch("CHANNEL_UPDATE", self._channel_payload(ch), intent=Intent.GUILDS, guild_id=g.id)
         await self._flush()
 
     async def set_role_permissions(self, role: Any, permissions: Any, *, guild: Any = None) -> None:
@@ -445,9 +450,8 @@ class WorldMixin:
         )
         r = g.roles[rid]
         r.permissions = _perm_value(permissions)
-        self._dispatch(
-            "GUILD_ROLE_UPDATE", {"guild_id": str(g.id), "role": self._role_payload(r)}, intent=Intent.GUILDS
-        )
+        payload = {"guild_id": str(g.id), "role": self._role_payload(r)}
+        self._dispatch("GUILD_ROLE_UPDATE", payload, intent=Intent.GUILDS, guild_id=g.id)
         await self._flush()
 
     async def set_member_roles(self, guild: Any, user: Any, roles: Iterable[Any]) -> None:
@@ -461,13 +465,14 @@ class WorldMixin:
             payload,
             intent=Intent.GUILD_MEMBERS,
             always_for_bot=m.user_id == self.bot_user.id,
+            guild_id=g.id,
         )
         await self._flush()
 
     async def set_premium_tier(self, guild: Any, tier: int) -> None:
         g = self._guild(guild)
         g.premium_tier = tier
-        self._dispatch("GUILD_UPDATE", self._guild_payload(g), intent=Intent.GUILDS)
+        self._dispatch("GUILD_UPDATE", self._guild_payload(g), intent=Intent.GUILDS, guild_id=g.id)
         await self._flush()
 
     async def delete_channel(self, channel: Any) -> None:
@@ -487,9 +492,12 @@ class WorldMixin:
                     "type": ch.type,
                 },
                 intent=Intent.GUILDS,
+                guild_id=ch.guild_id,
             )
         else:
-            self._dispatch("CHANNEL_DELETE", self._channel_payload(ch), intent=Intent.GUILDS)
+            self._dispatch(
+                "CHANNEL_DELETE", self._channel_payload(ch), intent=Intent.GUILDS, guild_id=ch.guild_id
+            )
         self._changed()
         await self._flush()
 
@@ -805,5 +813,6 @@ async def set_channel_nsfw(emu: Any, channel: Any, nsfw: bool = True) -> None:
     ch = emu._channel(channel)
     if ch.guild_id is None or ch.is_thread:
         raise ValueError("only a server's text or forum channel has its own age-restricted flag")
-    emu._dispatch("CHANNEL_UPDATE", {**emu._channel_payload(ch), "nsfw": nsfw}, intent=Intent.GUILDS)
+    payload = {**emu._channel_payload(ch), "nsfw": nsfw}
+    emu._dispatch("CHANNEL_UPDATE", payload, intent=Intent.GUILDS, guild_id=ch.guild_id)
     await emu._flush()
