@@ -19,13 +19,14 @@ Times are epoch seconds in double precision and every id a bigint, so a Task rea
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
@@ -108,14 +109,26 @@ def _password(url: str) -> str | None:
 
 
 def _scrub(text: str, url: str) -> str:
+    """`text` without the URL's password, as written or percent-decoded (as the driver uses it)."""
     password = _password(url)
-    return text.replace(password, "***") if password else text
+    for form in (password, unquote(password or "")):
+        if form:
+            text = text.replace(form, "***")
+    return text
 
 
 def _where(url: str) -> str:
     """The URL without its user, password and options: which server and database, for messages."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('?', 1)[0].rpartition('@')[2]}"
+
+
+def _same_guild(param: str, guild_id: int | None) -> str:
+    """`guild_id` equals the parameter, NULL included, in a form an index serves (`IS NOT DISTINCT FROM`
+    is not one); the parameter stays in the statement either way, so its number and type do not move."""
+    if guild_id is None:
+        return f"guild_id IS NULL AND {param}::bigint IS NULL"
+    return f"guild_id = {param}"
 
 
 def _exclusive_key(name: str) -> int:
@@ -131,10 +144,14 @@ class PgTaskStore(TaskStore):
     def __init__(self, pool: Any, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
         self._pool = pool
+        # The line's decisions queue here first, so a burst of them waits holding one pooled connection
+        # (the one waiting for the advisory lock) rather than all of them.
+        self._line = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, clock: Callable[[], float] = time.time) -> PgTaskStore:  # type: ignore[override]
-        """Connect (a pool) and migrate; StoreUnusable, never showing the password, when that fails."""
+        """Connect (a pool) and migrate; StoreUnusable, never showing the password, when that fails. (It
+        replaces TaskStore.open, the SQLite store's, kept for that store's callers: hence the ignore.)"""
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT_SECONDS
@@ -175,7 +192,7 @@ class PgTaskStore(TaskStore):
     @contextlib.asynccontextmanager
     async def _line_locked(self) -> AsyncIterator[Any]:
         """A transaction holding the line's advisory lock: no other process admits or dispatches meanwhile."""
-        async with self._connection() as connection, connection.transaction():
+        async with self._line, self._connection() as connection, connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", _LOCK_CLASS, _LINE_LOCK)
             yield connection
 
@@ -445,7 +462,7 @@ class PgTaskStore(TaskStore):
 
     async def tasks_for_member(self, requester_id: int, guild_id: int | None, limit: int = 10) -> list[Task]:
         return await self._tasks(
-            "SELECT * FROM tasks WHERE requester_id = $1 AND guild_id IS NOT DISTINCT FROM $2 "
+            f"SELECT * FROM tasks WHERE requester_id = $1 AND {_same_guild('$2', guild_id)} "
             "ORDER BY id DESC LIMIT $3",
             requester_id,
             guild_id,
@@ -474,7 +491,7 @@ async def _usage(connection: Any, requester_id: int, guild_id: int | None, since
         f"""SELECT COUNT(*) FILTER (WHERE state IN ({sql_states(ACTIVE)})),
               MAX(created_at),
               COALESCE(SUM(billed_seconds) FILTER (WHERE created_at >= $1), 0)
-            FROM tasks WHERE guild_id IS NOT DISTINCT FROM $2 AND requester_id = $3
+            FROM tasks WHERE {_same_guild("$2", guild_id)} AND requester_id = $3
               AND state NOT IN ({_NOT_COUNTED})""",
         since,
         guild_id,
@@ -482,7 +499,7 @@ async def _usage(connection: Any, requester_id: int, guild_id: int | None, since
     )
     server_today = await connection.fetchval(
         "SELECT COALESCE(SUM(billed_seconds), 0) FROM tasks "
-        f"WHERE guild_id IS NOT DISTINCT FROM $1 AND created_at >= $2 AND state NOT IN ({_NOT_COUNTED})",
+        f"WHERE {_same_guild('$1', guild_id)} AND created_at >= $2 AND state NOT IN ({_NOT_COUNTED})",
         guild_id,
         since,
     )
