@@ -193,3 +193,18 @@ async def test_a_failing_store_raises_store_errors_and_recovers(pg_url: str, pro
     await waiter.close()
     with pytest.raises(STORE_ERRORS):
         await waiter.get_meta("k")
+
+
+async def test_close_does_not_wait_for_ever_on_a_connection_in_use(pg_url: str) -> None:
+    """A stop while a connection is still held (here by exclusive(), as a command sync would) ends within
+    CLOSE_TIMEOUT_SECONDS: the pool is cut, the lock goes with the session, and another process gets it."""
+    store, other = await PgTaskStore.open(pg_url), await PgTaskStore.open(pg_url)
+    try:
+        started = time.monotonic()
+        async with store.exclusive("command-sync"):
+            await store.close()
+        assert time.monotonic() - started < 6
+        async with asyncio.timeout(5), other.exclusive("command-sync"):
+            pass
+    finally:
+        await other.close()

@@ -56,6 +56,8 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 #: Connections per process: enough for the poller's stages and the commands, few enough for a shared server.
 POOL_SIZE = 10
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: How long close() waits for connections still in use before cutting them (a stop must not hang).
+CLOSE_TIMEOUT_SECONDS = 3.0
 
 # Advisory locks, in the two-int4 form (class, object): this bot's own class, so no other application's
 # locks on the same server collide with ours.
@@ -175,7 +177,11 @@ class PgTaskStore(TaskStore):
         return cls(pool, clock)
 
     async def close(self) -> None:
-        await self._pool.close()
+        try:
+            await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("PostgreSQL connections still in use after %g s; closing them", CLOSE_TIMEOUT_SECONDS)
+            self._pool.terminate()
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
