@@ -211,7 +211,7 @@ def test_misspelt_names_are_named_from_dotenv_and_environment(tmp_path: Path) ->
     env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nPOLL_INTERVAL=5\nGROK_APIKEY={KEY}\nlog_level=DEBUG\n")
     # The real environment of this test run (PATH, HOME…) plus look-alikes that are not ours.
     environ = {**_child_env(), "GROK_API_KEY": KEY, "MAX_ACTIVE_PER_USER": "1", "PATH": "/usr/bin", "HOME": "/h",
-               "LOGNAME": "me", "DATABASE_URL": "postgres://x", "XAI_API_KEY": "other", "SERVER_PORT": "80"}  # fmt: skip
+               "LOGNAME": "me", "DATABASE_HOST": "x", "XAI_API_KEY": "other", "SERVER_PORT": "80"}  # fmt: skip
     config = load_config(env_file, environ)
     assert list(config.warnings) == [
         "GROK_APIKEY (in .env) is not a setting and is ignored; did you mean GROK_API_KEY?",
@@ -221,10 +221,10 @@ def test_misspelt_names_are_named_from_dotenv_and_environment(tmp_path: Path) ->
         "did you mean MAX_ACTIVE_PER_MEMBER?",
     ]
     assert config.settings.poll_interval_seconds == 30  # still the default: the misspelt name is not read
-    # Every name in .env is checked, even one the environment would not be: DATABASE_URL there is ours.
-    env_file.write_text("DATABASE_URL=x\n")
+    # Every name in .env is checked, even one the environment would not be: DATABASE_HOST there is ours.
+    env_file.write_text("DATABASE_HOST=x\n")
     assert load_config(env_file, REQUIRED).warnings == (
-        "DATABASE_URL (in .env) is not a setting and is ignored; did you mean DATABASE_PATH?",
+        "DATABASE_HOST (in .env) is not a setting and is ignored; did you mean DATABASE_PATH?",
     )
 
 
@@ -299,3 +299,22 @@ def test_shard_problems_come_with_the_other_problems() -> None:
         "POLL_INTERVAL_SECONDS='-1' is invalid: must be between 0.01 and 3600",
         "SHARD_COUNT='x' is invalid: must be a whole number",
     ]
+
+
+def test_database_url_is_a_secret_postgresql_url() -> None:
+    """DATABASE_URL may carry the PostgreSQL password: it is kept as a Secret (never in a repr or an error),
+    and anything but a postgresql:// or postgres:// URL is refused by name."""
+    assert load_config(None, REQUIRED).settings.database_url is None, "unset: the SQLite file"
+    url = "postgresql://bot:pg-password-0123@db.internal:5432/grokbot"
+    settings = load_config(None, {**REQUIRED, "DATABASE_URL": url}).settings
+    assert settings.database_url == Secret(url) and "pg-password-0123" not in repr(settings)
+    short = load_config(None, {**REQUIRED, "DATABASE_URL": "postgres:///grokbot"}).settings
+    assert short.database_url is not None and short.database_url.get() == "postgres:///grokbot"
+    for wrong in ("mysql://bot:pg-password-0123@db/grokbot", "db.internal:5432", "postgresql://"):
+        with pytest.raises(ConfigError) as info:
+            load_config(None, {**REQUIRED, "DATABASE_URL": wrong})
+        assert info.value.problems == [
+            "DATABASE_URL=*** is invalid: must be a PostgreSQL URL, postgresql://user:password@host:5432/database "
+            "(leave it unset to keep the SQLite file at DATABASE_PATH)"
+        ]
+        assert "pg-password-0123" not in str(info.value)

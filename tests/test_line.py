@@ -1,4 +1,5 @@
-"""The line in the store, on a real SQLite file: who waits, the fair pick, the bounds, two dispatchers."""
+"""The line in the store, on both stores (tests/test_store.py's `database`): who waits, the fair pick, the
+bounds, two dispatchers."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import pytest
 
 from bot.core.policy import GuildConfig
 from bot.core.store import State, TaskStore
-from tests.test_store import new_task
+from tests.test_store import Database, database, new_task
+
+__all__ = ["database"]  # the fixture, shared with tests/test_store.py
 
 NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = await TaskStore.open(tmp_path / "db" / "bot.sqlite3", lambda: NOW)
-    yield s
-    await s.close()
+async def store(database: Database) -> TaskStore:
+    return await database.open(lambda: NOW)
 
 
 async def drain(store: TaskStore, limit: int) -> list[int]:
@@ -66,34 +67,28 @@ async def test_a_servers_own_bound_holds_its_requests_but_not_another_servers(st
     assert sent is not None and sent.id == held.id
 
 
-async def test_two_dispatchers_on_two_connections_never_exceed_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "db" / "bot.sqlite3"
-    one, two = await TaskStore.open(path, lambda: NOW), await TaskStore.open(path, lambda: NOW)
-    try:
-        await one.save_guild_config(GuildConfig(1))
-        for member in range(20):
-            await one.create_task(new_task(requester_id=member), NOW + 60, 3)
-        assert len(await one.waiting(100)) == 17
+async def test_two_dispatchers_on_two_stores_never_exceed_the_limit(database: Database) -> None:
+    one, two = await database.open(lambda: NOW), await database.open(lambda: NOW)
+    await one.save_guild_config(GuildConfig(1))
+    for member in range(20):
+        await one.create_task(new_task(requester_id=member), NOW + 60, 3)
+    assert len(await one.waiting(100)) == 17
 
-        async def dispatch(store: TaskStore) -> int:
-            sent = 0
-            for _ in range(10):
-                # A busy snapshot (the other connection wrote first) is that attempt lost, nothing written.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    sent += await store.dispatch_next(3, NOW + 60, NOW) is not None
-            return sent
+    async def dispatch(store: TaskStore) -> int:
+        sent = 0
+        for _ in range(10):
+            # SQLite: a busy snapshot (the other connection wrote first) is that attempt lost, nothing written.
+            with contextlib.suppress(sqlite3.OperationalError):
+                sent += await store.dispatch_next(3, NOW + 60, NOW) is not None
+        return sent
 
-        # All three slots are taken: none of the 20 attempts on either connection may add a fourth.
-        assert await asyncio.gather(dispatch(one), dispatch(two)) == [0, 0]
-        async with one.db.execute("UPDATE tasks SET state = 'delivered' WHERE state = 'submitting'"):
-            pass
-        sent = await asyncio.gather(dispatch(one), dispatch(two))
-        assert sum(sent) == 3
-        async with one.db.execute("SELECT COUNT(*) FROM tasks WHERE state = 'submitting'") as cursor:
-            assert (await cursor.fetchone())[0] == 3
-    finally:
-        await one.close()
-        await two.close()
+    # All three slots are taken: none of the 20 attempts on either store may add a fourth.
+    assert await asyncio.gather(dispatch(one), dispatch(two)) == [0, 0]
+    for task in await one.claim_due([(10, {State.SUBMITTING: 1.0})], NOW + 60):
+        await one.transition(task.id, State.SUBMITTING, State.DELIVERED)
+    sent = await asyncio.gather(dispatch(one), dispatch(two))
+    assert sum(sent) == 3
+    assert (await one.line_counts(1))[2] == 3
 
 
 async def test_cancel_gives_the_allowance_back_and_only_while_waiting(store: TaskStore) -> None:
@@ -109,13 +104,15 @@ async def test_cancel_gives_the_allowance_back_and_only_while_waiting(store: Tas
     assert await store.line_counts(1) == (0, 0, 1, 1)
 
 
-async def test_asking_an_empty_line_writes_nothing(store: TaskStore) -> None:
+async def test_sqlite_asking_an_empty_line_writes_nothing(tmp_path: Path) -> None:
     """The poller asks the line at every tick with a free worker; with nobody waiting (the usual case) that
     must be a read, not an UPDATE, which would take SQLite's write lock from everyone sharing the file."""
+    store = await TaskStore.open(tmp_path / "bot.sqlite3", lambda: NOW)
     await store.create_task(new_task(), NOW + 60)  # with the provider, not in line
     statements: list[str] = []
     await store.db.set_trace_callback(statements.append)
     assert await store.dispatch_next(1, NOW + 60, NOW) is None
     await store.db.set_trace_callback(None)
+    await store.close()
     assert statements, "the trace saw the read"
     assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")], statements

@@ -1,6 +1,6 @@
 """A lease that runs out under slow work never lets a second worker of the same process start on the task.
 
-Real TaskStore on a SQLite file with an injected clock; the Discord side is the poller's `Delivery` port, held
+Real TaskStore of each kind (tests/test_store.py's `database`) with an injected clock; the Discord side is the poller's `Delivery` port, held
 here so a delivery can be made to outlast its lease.
 """
 
@@ -13,9 +13,12 @@ from bot.core.grok import GrokClient
 from bot.core.poller import DELIVERY_LEASE_SECONDS, Poller, PollerConfig
 from bot.core.request import VideoRequest
 from bot.core.scheduler import PollPlan
-from bot.core.store import NewTask, State, Task, TaskStore
+from bot.core.store import NewTask, State, Task
 from tests.conftest import GROK_KEY
 from tests.fakes.grok_api import FakeGrokAPI
+from tests.test_store import Database, database
+
+__all__ = ["database"]  # the fixture, shared with tests/test_store.py
 
 
 class SlowDelivery:
@@ -34,10 +37,10 @@ class SlowDelivery:
 
 
 async def test_a_delivery_that_outlasts_its_lease_is_not_started_twice(
-    tmp_path: Path, grok_api: FakeGrokAPI
+    tmp_path: Path, grok_api: FakeGrokAPI, database: Database
 ) -> None:
     now = [1_000_000.0]
-    store = await TaskStore.open(tmp_path / "leases.sqlite3", clock=lambda: now[0])
+    store = await database.open(clock=lambda: now[0])
     client = GrokClient(base_url=grok_api.base_url, api_key=GROK_KEY, total_timeout=5.0)
     delivery = SlowDelivery()
     plan = PollPlan(base_interval=30.0, task_timeout=3600.0, submit_grace=12.0)

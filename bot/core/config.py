@@ -172,6 +172,16 @@ def _parse_secret(raw: str) -> Secret:
     return Secret(raw)
 
 
+def _parse_database_url(raw: str) -> Secret:
+    # store_pg.POSTGRES_SCHEMES: config.py cannot import the store (the store imports Secret from here).
+    if not raw.startswith(("postgresql://", "postgres://")) or raw.endswith("://"):
+        raise ValueError(
+            "must be a PostgreSQL URL, postgresql://user:password@host:5432/database (leave it unset to "
+            "keep the SQLite file at DATABASE_PATH)"
+        )
+    return Secret(raw)
+
+
 def _setting(
     name: str, default: Any, parse: Callable[[str], Any], *, required: bool = False, secret: bool = False
 ) -> Any:
@@ -191,6 +201,9 @@ class Settings:
     grok_api_key: Secret = _setting("GROK_API_KEY", _NO_SECRET, _parse_secret, required=True, secret=True)
     grok_api_base_url: str = _setting("GROK_API_BASE_URL", DEFAULT_GROK_API_BASE_URL, _parse_url)
     database_path: Path = _setting("DATABASE_PATH", Path("data/bot.sqlite3"), Path)
+    # PostgreSQL instead of the SQLite file, for several bot processes sharing one store. A Secret: the URL
+    # may carry the password, so it never shows in a repr, a log line or a configuration error.
+    database_url: Secret | None = _setting("DATABASE_URL", None, _parse_database_url, secret=True)
     video_dir: Path = _setting("VIDEO_DIR", Path("data/videos"), Path)
     poll_interval_seconds: float = _setting("POLL_INTERVAL_SECONDS", 30.0, _parse_float(0.01, 3600))
     task_timeout_seconds: float = _setting("TASK_TIMEOUT_SECONDS", 3600.0, _parse_float(1, 7 * 24 * 3600))

@@ -168,11 +168,6 @@ class Heartbeat:
 
 # ---- state, read at scrape time -----------------------------------------------------------------------
 
-_COUNTS_SQL = (
-    "SELECT state, COALESCE(outcome, ''), model, submitted_at IS NOT NULL, COUNT(*), "
-    "COALESCE(SUM(billed_seconds), 0) FROM tasks GROUP BY 1, 2, 3, 4"
-)
-
 
 @dataclass(slots=True)
 class Snapshot:
@@ -218,9 +213,7 @@ class BotCollector(Collector):
         self._snap = Snapshot()
 
     async def refresh(self) -> None:
-        rows = await self._store.db.execute_fetchall(_COUNTS_SQL)
-        typed = ((str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows)
-        self._snap = _read(typed, self._paused_for())
+        self._snap = _read(await self._store.state_counts(), self._paused_for())
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         snap = self._snap

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from bot.core import grok, logs, metrics
 from bot.core.policy import Refused
 from bot.core.poll_timing import PollTimer
 from bot.core.scheduler import PollPlan, error_backoff, is_overdue, plain_duration
-from bot.core.store import POLLING, TO_DELIVER, State, Task, TaskStore
+from bot.core.store import POLLING, STORE_ERRORS, TO_DELIVER, State, Task, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +353,7 @@ class Poller:
         self._store_failures += 1
         if self._store_failing_since is None:
             self._store_failing_since = self._clock()
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, STORE_ERRORS):
                 log.error("the task store is failing (%s); backing off until it works again", exc)
             else:
                 log.exception("poller tick failed; backing off until it works again")
@@ -377,7 +376,7 @@ class Poller:
                 await self.handle(task)
         except asyncio.CancelledError:
             raise
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             # The store failed under this task: its lease brings it back; the loop backs off and logs once.
             self._store_failed(exc)
         except Exception:

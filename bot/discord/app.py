@@ -24,7 +24,7 @@ from bot.core.pipeline import Pipeline, PipelineRules
 from bot.core.poll_timing import PollTimer
 from bot.core.poller import Poller, PollerConfig
 from bot.core.scheduler import PollPlan, submit_grace
-from bot.core.store import TaskStore
+from bot.core.store import TaskStore, open_store
 from bot.discord.delivery import DiscordDelivery
 from bot.discord.health import HealthServer, ack_trace
 from bot.discord.translator import CatalogueTranslator
@@ -72,7 +72,7 @@ class GrokVideoBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         s = self.settings
         self.http_session = aiohttp.ClientSession()
-        self.store = await TaskStore.open(s.database_path)
+        self.store = await open_store(s.database_url, s.database_path)
         self.grok = GrokClient(
             base_url=s.grok_api_base_url,
             api_key=s.grok_api_key.get(),

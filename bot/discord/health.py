@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -41,7 +40,7 @@ from discord.ext import commands
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from bot.core import metrics
-from bot.core.store import TaskStore
+from bot.core.store import STORE_ERRORS, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +150,7 @@ class HealthServer:
                 await self._store.set_meta("health_check", str(time.time()))
         except TimeoutError:
             return f"the database did not take a write within {DB_CHECK_SECONDS:g} s (locked?)"
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: aiosqlite's connection is closed
+        except (*STORE_ERRORS, ValueError) as exc:  # ValueError: aiosqlite's connection is closed
             return f"the database refuses writes ({exc})"
         return OK
 
@@ -189,7 +188,7 @@ class HealthServer:
         try:
             async with asyncio.timeout(METRICS_READ_SECONDS):
                 await self._collector.refresh()
-        except (TimeoutError, sqlite3.Error, ValueError) as exc:
+        except (*STORE_ERRORS, TimeoutError, ValueError) as exc:
             log.warning("/metrics: could not read the task counts (%s); serving the last ones", exc)
         body = generate_latest(self._registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
