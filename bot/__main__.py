@@ -1,5 +1,7 @@
 """`python -m bot`: read the settings and MODELS_FILE, then run the bot as a service (bot/discord/runner.py):
-it waits out a Discord it cannot reach, and stops within seconds on SIGINT/SIGTERM."""
+it waits out a Discord it cannot reach, and stops within seconds on SIGINT/SIGTERM.
+
+`python -m bot migrate --to postgresql://...` copies the SQLite database into PostgreSQL (bot/migrate.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from bot.core.logs import setup_logging
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["migrate"]:
+        from bot.migrate import main as migrate
+
+        return migrate(sys.argv[2:])
     try:
         config = load_config()
     except ConfigError as exc:
