@@ -113,3 +113,19 @@ def test_text_stays_the_default_and_keeps_tracebacks_after_the_message(
     assert "RuntimeError: key ***" in err and GROK_KEY not in err
     with pytest.raises(ConfigError, match="LOG_FORMAT='xml' is invalid: must be text or json"):
         load_config(None, {"DISCORD_TOKEN": BOT_TOKEN, "GROK_API_KEY": GROK_KEY, "LOG_FORMAT": "xml"})
+
+
+def test_the_database_urls_password_is_redacted_like_the_key(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    url = "postgresql://grokbot:pg-secret-pass-42@db.internal:5432/grokbot"
+    settings = load_config(
+        None, {"DISCORD_TOKEN": BOT_TOKEN, "GROK_API_KEY": GROK_KEY, "DATABASE_URL": url}
+    ).settings
+    setup_logging(settings)
+    log = logging.getLogger("bot.core.store")
+    log.error("cannot connect to %s", url)
+    log.error("authentication failed with password pg-secret-pass-42")
+    err = capsys.readouterr().err
+    assert "pg-secret-pass-42" not in err and "db.internal" not in err
+    assert "cannot connect to ***" in err and "with password ***" in err

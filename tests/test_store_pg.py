@@ -14,7 +14,15 @@ import asyncpg
 import pytest
 
 from bot.core.policy import Refused, Usage
-from bot.core.store import STORE_ERRORS, PgTaskStore, State, StoreUnusable, TaskStore, open_store
+from bot.core.store import (
+    STORE_ERRORS,
+    PgTaskStore,
+    State,
+    StoreUnreachable,
+    StoreUnusable,
+    TaskStore,
+    open_store,
+)
 from tests.test_store import NEWEST, new_task
 
 NOW = 1_700_000_000.0
@@ -39,17 +47,17 @@ async def processes(pg_url: str) -> AsyncIterator[Opener]:
 
 
 async def test_admission_is_atomic_across_processes(processes: Opener) -> None:
-    """20 requests at once, half through each process, limit 2 active: exactly 2 rows, whatever the timing."""
-    one, two = await processes(), await processes()
+    """20 requests at once through ten processes, limit 2 active: exactly 2 rows, whatever the timing. (Each
+    process queues its own requests, so only across processes can two reads see the same usage: with ten of
+    them, a store without the advisory lock lets more than 2 through.)"""
+    stores = [await processes() for _ in range(10)]
 
     def at_most_two(usage: Usage) -> Refused | None:
         return Refused("busy", ["two at once"]) if usage.active >= 2 else None
 
-    results = await asyncio.gather(
-        *(store.create_task_if(new_task(), at_most_two) for store in (one, two) * 10)
-    )
+    results = await asyncio.gather(*(store.create_task_if(new_task(), at_most_two) for store in stores * 2))
     assert sum(not isinstance(r, Refused) for r in results) == 2
-    assert (await one.line_counts(1))[2] == 2 and (await two.usage(3, 1)).active == 2
+    assert (await stores[0].line_counts(1))[2] == 2 and (await stores[9].usage(3, 1)).active == 2
 
 
 async def test_admission_and_dispatch_across_processes_respect_max_in_flight(processes: Opener) -> None:
@@ -151,13 +159,15 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])  # nothing listens once the socket is closed
 
 
-async def test_an_unreachable_server_is_a_clear_refusal_without_the_password() -> None:
+async def test_an_unreachable_server_may_answer_later_and_is_named_without_the_password() -> None:
+    """Not StoreUnusable (the bot would stop for good): StoreUnreachable, which the runner retries."""
     url = f"postgresql://bot:{PASSWORD}@127.0.0.1:{_closed_port()}/grokbot"
-    with pytest.raises(StoreUnusable) as caught:
+    with pytest.raises(StoreUnreachable) as caught:
         await open_store(url, Path("unused"))
     message = str(caught.value)
-    assert "cannot connect to PostgreSQL at postgresql://127.0.0.1:" in message and "DATABASE_URL" in message
-    assert PASSWORD not in message and PASSWORD not in repr(caught.value.__cause__)
+    assert "PostgreSQL at postgresql://127.0.0.1:" in message and "cannot be reached" in message
+    assert PASSWORD not in message and caught.value.__cause__ is None and caught.value.__context__ is not None
+    assert PASSWORD not in repr(caught.value.__context__)
 
 
 async def test_a_refusing_server_is_a_clear_refusal_without_the_password(pg_url: str) -> None:
@@ -208,3 +218,21 @@ async def test_close_does_not_wait_for_ever_on_a_connection_in_use(pg_url: str) 
             pass
     finally:
         await other.close()
+
+
+async def test_tasks_handed_back_by_one_process_wake_the_others(processes: Opener) -> None:
+    """A clean stop hands the work in hand back (due now) and says so (NOTIFY): another process listening
+    takes it up at once, not at its next planned look. Nothing handed back: no wake."""
+    stopping, listening = await processes(), await processes()
+    woken = asyncio.Event()
+    await listening.on_handed_back(woken.set)
+    task = await stopping.create_task(new_task())
+    await stopping.transition(task.id, State.SUBMITTING, State.QUEUED, next_poll_at=time.time() + 3600)
+    await stopping.release([])  # nothing to hand back
+    await stopping.release([task.id + 1000])  # not a task: nothing handed back either
+    await asyncio.sleep(0.2)
+    assert not woken.is_set()
+    await stopping.release([task.id])
+    await asyncio.wait_for(woken.wait(), 5)
+    due = await listening.claim_due([(5, {State.QUEUED: 30.0})])
+    assert [t.id for t in due] == [task.id]

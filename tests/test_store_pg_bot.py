@@ -5,7 +5,11 @@ asyncpg's strict types. Loopback Discord and Grok stand-ins, a real PostgreSQL s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.core.store import PgTaskStore, State
 from tests.conftest import StartBot
@@ -13,6 +17,7 @@ from tests.fakes.discord import DiscordEmulator, message_text
 from tests.fakes.grok_api import FakeGrokAPI, TaskScript
 from tests.test_e2e_health import get, samples, value, wait_health
 from tests.test_e2e_queue import ask, creates
+from tests.test_e2e_resilience import BotProcess, _child_env
 
 
 async def test_the_bot_on_postgresql_serves_the_line_and_posts_each_outcome_once(
@@ -67,3 +72,51 @@ async def test_the_bot_on_postgresql_serves_the_line_and_posts_each_outcome_once
     assert value(metrics, "grokbot_videos_delivered_total", model="grok_video3", outcome="video") == 1
     posted = [m for m in emu.messages(emu.channel) if m.get("content", "").startswith("<@")]
     assert len(posted) == 2, "each outcome posted once"
+
+
+async def test_a_postgresql_down_at_start_is_waited_for_then_the_bot_runs(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, bot_env: dict[str, str], pg_url: str, tmp_path: Path
+) -> None:
+    """`python -m bot` started before its database (a machine booting both): one line per attempt, no
+    traceback, no exit; once PostgreSQL answers (here: a loopback forwarder to it opens on DATABASE_URL's
+    port), the bot logs in and works. The password never shows."""
+    real = urlsplit(pg_url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"postgresql://postgres:not-shown-pw@127.0.0.1:{port}{real.path}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=_child_env(bot_env, DATABASE_URL=url),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    bot = BotProcess(proc)
+    forwarder = None
+    try:
+        await bot.wait_log("attempt 2, next in", timeout=30)
+        assert proc.returncode is None
+
+        async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection(real.hostname, real.port)
+
+            async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+                with contextlib.suppress(OSError):
+                    while data := await src.read(65536):
+                        dst.write(data)
+                        await dst.drain()
+                dst.close()
+
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        forwarder = await asyncio.start_server(forward, "127.0.0.1", port)
+        await bot.wait_log("logged in as", timeout=90)
+        h = await emu.slash_command("video", {"prompt": "after the database came up"})
+        await emu.wait_for(lambda: bool(h.followups), timeout=15, what="the answer")
+        assert "queued" in h.text().lower()
+    finally:
+        assert await bot.stop() == 0
+        if forwarder is not None:
+            forwarder.close()
+    waits = [line for line in bot.lines if "cannot reach the database" in line]
+    assert len(waits) >= 2 and all(f"PostgreSQL at postgresql://127.0.0.1:{port}" in w for w in waits), waits
+    text = "\n".join(bot.lines)
+    assert "Traceback" not in text and "not-shown-pw" not in text

@@ -69,6 +69,8 @@ class Budget(Protocol):
 
     def paused_for(self) -> float: ...
 
+    async def close(self) -> None: ...
+
 
 class RequestBudget:
     def __init__(
@@ -116,6 +118,9 @@ class RequestBudget:
     def paused_for(self) -> float:
         """Seconds until the current pause ends (0 when not paused)."""
         return max(0.0, self._paused_until - self._clock())
+
+    async def close(self) -> None:
+        """Nothing to release: the schedule lives in this process (SharedBudget's writes need waiting for)."""
 
     # ---- a request ----------------------------------------------------------------------------------
 

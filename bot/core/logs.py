@@ -14,6 +14,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from bot.core.config import RedactingFilter, Settings
 from bot.core.store import Task
@@ -67,7 +68,11 @@ def make_handler(settings: Settings) -> logging.Handler:
     handler = logging.StreamHandler()
     formatter = JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
-    handler.addFilter(RedactingFilter([settings.discord_token.get(), settings.grok_api_key.get()]))
+    secrets = [settings.discord_token.get(), settings.grok_api_key.get()]
+    if settings.database_url is not None:  # the PostgreSQL password, and the whole URL that carries it
+        url = settings.database_url.get()
+        secrets += [url, *filter(None, [urlsplit(url).password])]
+    handler.addFilter(RedactingFilter(secrets))
     return handler
 
 

@@ -45,8 +45,6 @@ import asyncpg
 
 from bot.core.budget import SAFETY, BudgetBusy, RequestBudget
 
-__all__ = ["SharedBudget"]  # wired by the bot when the store is PostgreSQL
-
 log = logging.getLogger(__name__)
 
 #: A reservation that takes longer than this leaves on the local budget alone.

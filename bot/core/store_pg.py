@@ -30,8 +30,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
+from bot.core.budget import Budget
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
 from bot.core.scheduler import completion_estimate
+from bot.core.shared_budget import SharedBudget
 from bot.core.store_sqlite import (
     ACTIVE,
     CONFIG_COLUMNS,
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 #: Connections per process: enough for the poller's stages and the commands, few enough for a shared server.
 POOL_SIZE = 10
+#: NOTIFY channel: a process handed tasks back at a clean stop (payload: how many).
+HANDED_BACK_CHANNEL = "grokbot_handed_back"
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long close() waits for connections still in use before cutting them (a stop must not hang).
 CLOSE_TIMEOUT_SECONDS = 3.0
@@ -149,6 +153,8 @@ class PgTaskStore(TaskStore):
         # The line's decisions queue here first, so a burst of them waits holding one pooled connection
         # (the one waiting for the advisory lock) rather than all of them.
         self._line = asyncio.Lock()
+        self._listener: Any = None  # the connection LISTENing for tasks handed back (on_handed_back)
+        self._on_notify: Callable[..., None] | None = None
 
     @classmethod
     async def open(cls, url: str, clock: Callable[[], float] = time.time) -> PgTaskStore:  # type: ignore[override]
@@ -158,7 +164,12 @@ class PgTaskStore(TaskStore):
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT_SECONDS
             )
-        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as exc:
+            # Down, restarting, still starting with the machine, or full: it may answer later (the runner
+            # tries again, as for an unreachable Discord); a refused login or a missing database will not.
+            why = _scrub(str(exc), url) or type(exc).__name__
+            raise StoreUnreachable(f"PostgreSQL at {_where(url)} cannot be reached ({why})") from None
+        except (ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnusable(
                 f"cannot connect to PostgreSQL at {_where(url)} ({_scrub(str(exc), url)}); check DATABASE_URL"
             ) from None
@@ -176,7 +187,20 @@ class PgTaskStore(TaskStore):
             raise
         return cls(pool, clock)
 
+    def request_budget(self, rate: float) -> Budget:
+        """One schedule in the database for every process on it (bot/core/shared_budget.py): together they
+        stay under PROVIDER_MAX_RPS, and a 429 seen by one pauses all."""
+        return SharedBudget(self._pool, rate)
+
     async def close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            with contextlib.suppress(
+                OSError, asyncpg.PostgresError, asyncpg.InterfaceError
+            ):  # a lost connection: the pool's close handles it
+                await listener.remove_listener(HANDED_BACK_CHANNEL, self._on_notify)
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._pool.release(listener)
         try:
             await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -443,11 +467,23 @@ class PgTaskStore(TaskStore):
     async def release(self, task_ids: Iterable[int], now: float | None = None) -> None:
         ids = list(task_ids)
         if ids:
+            # The UPDATE and the NOTIFY in one statement (one transaction): a listener woken by it finds the
+            # tasks due. Every other process listening (on_handed_back) takes them up at once.
             await self._fetch(
-                "UPDATE tasks SET next_poll_at = $1 WHERE id = ANY($2::bigint[]) AND next_poll_at > $1",
+                "WITH handed AS (UPDATE tasks SET next_poll_at = $1 WHERE id = ANY($2::bigint[]) "
+                "AND next_poll_at > $1 RETURNING id) "
+                f"SELECT pg_notify('{HANDED_BACK_CHANNEL}', COUNT(*)::text) FROM handed HAVING COUNT(*) > 0",
                 self._clock() if now is None else now,
                 ids,
             )
+
+    async def on_handed_back(self, wake: Callable[[], None]) -> None:
+        """LISTEN on one pooled connection, held until close(). If that connection is lost, the handed-back
+        tasks are still taken up, at the next planned look (IDLE_WAKE_SECONDS at the latest)."""
+        if self._listener is None:
+            self._listener = await self._pool.acquire()
+            self._on_notify = lambda *_: wake()
+            await self._listener.add_listener(HANDED_BACK_CHANNEL, self._on_notify)
 
     async def next_due_at(
         self, states: Iterable[State] | None = None, waiting_after: float | None = None

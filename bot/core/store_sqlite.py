@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import aiosqlite
 
+from bot.core.budget import Budget, RequestBudget
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
 from bot.core.request import VideoRequest
 from bot.core.scheduler import completion_estimate
@@ -188,6 +189,16 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    async def on_handed_back(self, wake: Callable[[], None]) -> None:
+        """Have `wake` called when another process hands tasks back (its clean stop made them due now), so
+        this one takes them at once instead of at its next planned look. One process: nothing to hear."""
+        del wake
+
+    def request_budget(self, rate: float) -> Budget:
+        """The provider request budget for PROVIDER_MAX_RPS: this process's own, since it is the store's only
+        process (PgTaskStore's is shared by every process on the database)."""
+        return RequestBudget(rate)
 
     @abc.abstractmethod
     async def schema_version(self) -> int:

@@ -15,7 +15,7 @@ import yarl
 from discord.ext import commands
 
 from bot import i18n
-from bot.core.budget import RequestBudget
+from bot.core.budget import Budget
 from bot.core.catalogue import PREFERRED_DEFAULT_MODEL, Catalogue
 from bot.core.config import Settings
 from bot.core.grok import GrokClient
@@ -38,6 +38,7 @@ EXTENSIONS = ("cogs.video", "cogs.member", "cogs.admin")
 
 class GrokVideoBot(commands.AutoShardedBot):
     store: TaskStore
+    budget: Budget
     grok: GrokClient
     delivery: DiscordDelivery
     poller: Poller
@@ -73,13 +74,15 @@ class GrokVideoBot(commands.AutoShardedBot):
         s = self.settings
         self.http_session = aiohttp.ClientSession()
         self.store = await open_store(s.database_url, s.database_path)
+        self.budget = self.store.request_budget(s.provider_max_rps)
         self.grok = GrokClient(
             base_url=s.grok_api_base_url,
             api_key=s.grok_api_key.get(),
             session=self.http_session,
             total_timeout=s.grok_timeout_seconds,
-            # One budget for every create and poll: PROVIDER_MAX_RPS, and a 429 pauses them all.
-            budget=RequestBudget(s.provider_max_rps),
+            # One budget for every create and poll: PROVIDER_MAX_RPS, and a 429 pauses them all (on
+            # PostgreSQL, one for every process on the database).
+            budget=self.budget,
         )
         self.delivery = DiscordDelivery(
             self,
@@ -134,6 +137,8 @@ class GrokVideoBot(commands.AutoShardedBot):
             timer=timer,
             send=self.pipeline.send_from_line,  # the line's stage sends what it takes from the line
         )
+        # Tasks another process hands back at its clean stop are taken up here at once (PostgreSQL).
+        await self.store.on_handed_back(self._wake_poller)
         # The result buttons are DynamicItems: registered once, they answer clicks on any post, even old ones.
         self.add_dynamic_items(ResultButton, CancelButton)
         # Every command's names and descriptions in Discord's languages, from the catalogues (bot/i18n)
@@ -225,6 +230,8 @@ class GrokVideoBot(commands.AutoShardedBot):
                 await self.grok.close()
             if self.http_session is not None:
                 await self.http_session.close()
+            if hasattr(self, "budget"):
+                await self.budget.close()  # the shared budget's last pause writes, before the store goes
             if hasattr(self, "store"):
                 await self.store.close()
 

@@ -32,7 +32,7 @@ import discord
 from bot.core.catalogue import Catalogue
 from bot.core.config import Settings
 from bot.core.grok import AuthenticationError, GrokClient, GrokError
-from bot.core.store import StoreUnusable
+from bot.core.store import StoreUnreachable, StoreUnusable
 from bot.discord.app import GrokVideoBot, point_discord_at
 
 log = logging.getLogger(__name__)
@@ -210,12 +210,17 @@ class Service:
                 if exc.code in SHARD_HELP:
                     raise ShardingRefused(exc.code) from None
                 await self._retry_later(bot, attempt, exc)
+            except StoreUnreachable as exc:  # PostgreSQL down at start (setup_hook opens the store)
+                await self._retry_later(bot, attempt, exc, what="the database")
             except UNREACHABLE as exc:
                 await self._retry_later(bot, attempt, exc)
 
-    async def _retry_later(self, bot: GrokVideoBot, attempt: int, exc: BaseException) -> None:
+    async def _retry_later(
+        self, bot: GrokVideoBot, attempt: int, exc: BaseException, what: str = "Discord"
+    ) -> None:
         delay = retry_delay(attempt, self._rng)
-        log.warning("cannot reach Discord (%s); attempt %d, next in %.1f s", describe(exc), attempt, delay)
+        why = str(exc) if isinstance(exc, StoreUnreachable) else describe(exc)
+        log.warning("cannot reach %s (%s); attempt %d, next in %.1f s", what, why, attempt, delay)
         await bot.close()
         await asyncio.sleep(delay)
 
