@@ -41,15 +41,13 @@ Spawn = Callable[..., Awaitable[BotProcess]]
 
 
 @pytest.fixture
-async def spawn_on(
-    bot_env: dict[str, str], tmp_path: Path, pg_url: str
-) -> AsyncIterator[Spawn]:
+async def spawn_on(bot_env: dict[str, str], tmp_path: Path, pg_url: str) -> AsyncIterator[Spawn]:
     """`python -m bot` processes as an owner runs them on several machines: one .env (one DATABASE_URL, one
     VIDEO_DIR volume), each with its own SHARD_IDS."""
     started: list[BotProcess] = []
 
     async def start(shard_ids: str, **extra: str) -> BotProcess:
-        env = _child_env(bot_env, **SETTINGS, DATABASE_URL=pg_url, SHARD_IDS=shard_ids, **extra)
+        env = _child_env(bot_env, **{**SETTINGS, "DATABASE_URL": pg_url, "SHARD_IDS": shard_ids, **extra})
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=tmp_path, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -69,7 +67,11 @@ async def spawn_on(
 async def task_rows(pg_url: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(pg_url)
     try:
-        return list(await conn.fetch("SELECT id, state, outcome, request::json->>'prompt' AS prompt, guild_id FROM tasks"))
+        return list(
+            await conn.fetch(
+                "SELECT id, state, outcome, request::json->>'prompt' AS prompt, guild_id FROM tasks"
+            )
+        )
     finally:
         await conn.close()
 
@@ -79,7 +81,9 @@ def outcome_posts(emu: DiscordEmulator, channel: object) -> list[dict]:
     return [
         m
         for m in emu.messages(channel)
-        if int(m["author"]["id"]) == int(emu.bot_user.id) and m["content"].startswith("<@") and m.get("attachments")
+        if int(m["author"]["id"]) == int(emu.bot_user.id)
+        and m["content"].startswith("<@")
+        and m.get("attachments")
     ]
 
 
@@ -102,7 +106,9 @@ async def test_two_processes_two_shards_one_killed_every_video_exactly_once(
         k = n % 2
         prompt = f"multiprocess video {n:02d}"
         handles.append((prompt, k, await emu.slash_command("video", {"prompt": prompt}, channel=channels[k])))
-    await emu.wait_for(lambda: all(h.followups for _, _, h in handles), timeout=20, what="every request answered")
+    await emu.wait_for(
+        lambda: all(h.followups for _, _, h in handles), timeout=20, what="every request answered"
+    )
     await emu.wait_for(lambda: len(grok_api.creates) >= VIDEOS, timeout=20, what="every create sent")
 
     # Mid-run: some videos are posted, the rest are still being made, downloaded or posted.
@@ -122,7 +128,9 @@ async def test_two_processes_two_shards_one_killed_every_video_exactly_once(
     )
     await asyncio.sleep(0.5)  # anything posted twice would show up now
     rows = await task_rows(pg_url)
-    assert len(rows) == VIDEOS and {row["state"] for row in rows} == {"delivered"}, Counter(r["state"] for r in rows)
+    assert len(rows) == VIDEOS and {row["state"] for row in rows} == {"delivered"}, Counter(
+        r["state"] for r in rows
+    )
     assert {row["outcome"] for row in rows} == {"video"}
     creates = Counter(body["prompt"] for body in grok_api.creates)
     assert len(creates) == VIDEOS and max(creates.values()) == 1, creates.most_common(3)
@@ -139,14 +147,15 @@ async def test_twenty_simultaneous_requests_across_two_processes_make_exactly_tw
     emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn_on: Spawn, pg_url: str
 ) -> None:
     grok_api.default_script = TaskScript(complete_after=None)  # nothing finishes: both stay in progress
-    # Both processes run both shards, and Discord hands each interaction to one of the sessions: the
-    # member's requests reach the two processes at once.
+    # Both processes run the bot's one shard, and each interaction goes to one of the two sessions in turn:
+    # the member's requests reach the two processes at once.
     emu.interaction_routing = "round_robin"
-    await spawn_on("0,1", MAX_ACTIVE_PER_MEMBER="2")
-    await spawn_on("0,1", MAX_ACTIVE_PER_MEMBER="2")
+    for _ in range(2):
+        await spawn_on("0", SHARD_COUNT="1", MAX_ACTIVE_PER_MEMBER="2")
     handles = await asyncio.gather(
         *(emu.slash_command("video", {"prompt": f"at once {n:02d}"}) for n in range(20))
     )
+    assert sorted(Counter(h.session_id for h in handles).values()) == [10, 10], "not both processes"
     await emu.wait_for(lambda: all(h.followups for h in handles), timeout=20, what="20 answers")
     rows = await task_rows(pg_url)
     assert len(rows) == 2, rows
@@ -155,3 +164,34 @@ async def test_twenty_simultaneous_requests_across_two_processes_make_exactly_tw
     refused = [t for t in texts if "Too many videos at once" in t and "(the limit is 2)" in t]
     assert len(refused) == 18, texts
     assert all(h.ephemeral for h in handles if "Too many videos at once" in h.text())
+
+
+async def test_a_clean_stop_hands_the_work_in_hand_to_the_other_process_at_once(
+    emu: DiscordEmulator, grok_api: FakeGrokAPI, spawn_on: Spawn, pg_url: str
+) -> None:
+    """SIGTERM while a download is under way: the stopping process hands the task back and says so (NOTIFY),
+    and the other takes it up at once: not when the 60 s lease would have run out, nor at its next planned
+    look (30 s at the latest)."""
+    guild = emu.add_guild("Shard 0", owner=emu.owner, shard=(0, 2))
+    channel = emu.add_text_channel(guild, "videos")
+    emu.add_member(guild, emu.default_user)
+    first = await spawn_on("0", TASK_LEASE_SECONDS="60", DOWNLOAD_TIMEOUT_SECONDS="120")
+    grok_api.latency["download"] = 60.0  # the download hangs until the process doing it stops
+    await emu.slash_command("video", {"prompt": "handed over"}, channel=channel)
+    await grok_api.wait_for_requests(lambda r: r.endpoint == "download", timeout=10)
+    second = await spawn_on(
+        "1", TASK_LEASE_SECONDS="60", DOWNLOAD_TIMEOUT_SECONDS="120"
+    )  # starts with the task leased to the first
+    grok_api.latency["download"] = 0.0
+    assert [row["state"] for row in await task_rows(pg_url)] == ["completed"]
+    await asyncio.sleep(1.0)  # the second process has looked, and found nothing due for a minute
+    assert [row["state"] for row in await task_rows(pg_url)] == ["completed"]
+
+    stopped_at = emu.now()
+    assert await first.stop() == 0
+    post = await emu.wait_for_message(channel, lambda m: bool(m.get("attachments")), timeout=20)
+    assert emu.now() - stopped_at < 10, "taken up at a planned look or the lease's end, not when handed back"
+    assert "handed over" in str(post.get("embeds")) and [emu.file_bytes(a) for a in post["attachments"]] == [
+        FAKE_MP4
+    ]
+    assert second.proc.returncode is None

@@ -4,7 +4,8 @@ InteractionHandle (what one injected interaction led to; the actions in actions.
 
     h.id, h.token, h.type, h.payload, h.delivered, h.dispatched_at
     h.shard ((shard id, shard count) of the session it was sent to: the newest live one of the shard that owns
-             its guild, shard 0 for a DM; None if no such session was live)
+             its guild, shard 0 for a DM, or each in turn with emu.interaction_routing = "round_robin";
+             None if no such session was live); h.session_id, that session's id
     h.callbacks (every attempt: CallbackRecord(type, data, flags, ephemeral, files, status, error_code, at))
     h.response (first accepted CallbackRecord or None), h.acknowledged, h.ephemeral
     h.original (current @original message or None), h.followups (current followup messages),
@@ -85,6 +86,7 @@ class InteractionHandle:
         self.message_id = message_id  # the component's message (component / modal-from-component)
         self.delivered = False
         self.shard: tuple[int, int] | None = None  # (id, count) of the session it went to
+        self.session_id: str | None = None  # and that session's id (one per gateway connection's IDENTIFY)
         self.dispatched_at: float = emu.now()
         self.callbacks: list[CallbackRecord] = []
         self.original_id: int | None = None
@@ -169,6 +171,10 @@ class InteractionsMixin:
 
     def _init_interactions(self) -> None:
         self.interactions = []
+        #: "newest" (Discord's choice as emulated: the newest live session of the owning shard) or
+        #: "round_robin" (each live session of that shard in turn: several processes running one shard).
+        self.interaction_routing = "newest"
+        self._round_robin = 0
         self._interactions_by_id: dict[int, InteractionHandle] = {}
         self._interactions_by_token: dict[str, InteractionHandle] = {}
 
@@ -225,11 +231,18 @@ class InteractionsMixin:
         self.interactions.append(h)
         self._interactions_by_id[h.id] = h
         self._interactions_by_token[h.token] = h
-        # Discord delivers an interaction to one session: the newest live one of the guild's shard (DMs: 0).
+        # Discord delivers an interaction to one session: the newest live one of the guild's shard (DMs: 0);
+        # with interaction_routing = "round_robin", each live session of that shard in turn (two processes
+        # running the same shards, as in a blue-green deploy: a member's requests reach both).
         gid = g.id if g else None
-        owning = [s for s in self._live_sessions() if s.owns(gid)]
-        sessions = sorted(owning, key=lambda s: s.identified_at)[-1:]
+        owning = sorted((s for s in self._live_sessions() if s.owns(gid)), key=lambda s: s.identified_at)
+        if self.interaction_routing == "round_robin" and owning:
+            self._round_robin += 1
+            sessions = [owning[self._round_robin % len(owning)]]
+        else:
+            sessions = owning[-1:]
         h.shard = sessions[0].shard if sessions else None
+        h.session_id = sessions[0].id if sessions else None
         public = {k: v for k, v in payload.items() if not k.startswith("_")}
         h.delivered = self._dispatch("INTERACTION_CREATE", public, sessions=sessions, guild_id=gid) > 0
         h.dispatched_at = self.now()
