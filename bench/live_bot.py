@@ -1,7 +1,7 @@
 """The real bot as its own process (`python -m bot`) against the loopback stand-ins served by the benchmark,
 so the bot's CPU time and memory can be read apart from the stand-ins' (from /proc/<pid>, Linux only).
 
-Shared by bench_poller_cpu and bench_scale."""
+Shared by bench_poller_cpu, bench_scale, bench_catchup and bench_processes."""
 
 from __future__ import annotations
 
@@ -67,9 +67,12 @@ async def stage() -> AsyncIterator[Stage]:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(where: Stage, settings: Mapping[str, str]) -> AsyncIterator[BotProcess]:
+async def bot_process(
+    where: Stage, settings: Mapping[str, str], log_name: str = "bot.log"
+) -> AsyncIterator[BotProcess]:
     """`python -m bot` with the given settings on top of the ones that point it at the stand-ins; stopped
-    with SIGTERM (killed if it does not stop within 10 s). Its log goes to a file, shown if it fails."""
+    with SIGTERM (killed if it does not stop within 10 s). Its log goes to a file (`log_name`, one per
+    process when several run), shown if it fails."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DISCORD_TOKEN": TOKEN,
@@ -82,7 +85,7 @@ async def bot_process(where: Stage, settings: Mapping[str, str]) -> AsyncIterato
         "LOG_LEVEL": "WARNING",
         **settings,
     }
-    log_path = where.db.with_name("bot.log")
+    log_path = where.db.with_name(log_name)
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
