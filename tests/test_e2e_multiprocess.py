@@ -100,6 +100,10 @@ async def test_two_processes_two_shards_one_killed_every_video_exactly_once(
     first = await spawn_on("0")
     second = await spawn_on("1")
     await emu.wait_for(lambda: emu.open_connections >= 2, timeout=10, what="both shards connected")
+    # The command sync is a once-only job (an advisory lock, then the stored hash): one PUT for both.
+    syncs = [r for r in emu.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert len(syncs) == 1, f"{len(syncs)} command syncs by two processes"
+    assert any("application commands unchanged; not syncing" in line for line in second.lines)
 
     handles: list[tuple[str, int, InteractionHandle]] = []
     for n in range(VIDEOS):
