@@ -18,7 +18,6 @@ import asyncio
 import os
 import sqlite3
 import sys
-import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +25,8 @@ from typing import Any, TextIO
 import asyncpg
 from dotenv import dotenv_values
 
-from bot.core.store import StoreUnusable, open_store
+from bot.core.config import url_passwords
+from bot.core.store import StoreUnreachable, StoreUnusable, open_store
 
 #: What is copied, parents first. provider_budget is not: it is PostgreSQL's own row (its shared schedule).
 TABLES = ("bot_meta", "guild_settings", "tasks")
@@ -38,13 +38,13 @@ class MigrateError(Exception):
 
 
 def safe_url(url: str) -> str:
-    """The URL with its password replaced by ***: for every line the command prints."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = urllib.parse.unquote(parts.username or "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    """Which server and database, for every line the command prints: no user, password or options (a
+    password may sit in the user part or in ?password=, and may hold "?" or "/" when written raw)."""
+    scheme, _, rest = url.partition("://")
+    shown = f"{scheme}://{rest.rpartition('@')[2].split('?', 1)[0]}"
+    for secret in url_passwords(url):
+        shown = shown.replace(secret, "***")
+    return shown
 
 
 def _convert(value: Any, pg_type: str) -> Any:
@@ -104,15 +104,20 @@ async def migrate(source: Path, target_url: str, out: TextIO = sys.stdout) -> di
         pg_store = await open_store(target_url, source)
         pg_version = await pg_store.schema_version()
         await pg_store.close()
-    except StoreUnusable as exc:
-        raise MigrateError(str(exc).replace(target_url, target)) from None
+    except (StoreUnusable, StoreUnreachable) as exc:
+        message = str(exc).replace(target_url, target)
+        for secret in url_passwords(target_url):
+            message = message.replace(secret, "***")
+        raise MigrateError(message) from None
     if sqlite_version != pg_version:
         raise MigrateError(
             f"schema versions differ (SQLite {sqlite_version}, PostgreSQL {pg_version}): run this command "
             "with the same version of the bot that last ran on the SQLite file"
         )
     print(f"copying {source} (schema version {sqlite_version}) to {target}", file=out)
-    db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    # One read transaction for the counts and every table: a single snapshot, even if something writes.
+    db = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
+    db.execute("BEGIN")
     try:
         conn: asyncpg.Connection = await asyncpg.connect(target_url)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -145,7 +150,7 @@ async def migrate(source: Path, target_url: str, out: TextIO = sys.stdout) -> di
         f"{expected['bot_meta']} remembered facts; highest task id {expected['max_id']}",
         file=out,
     )
-    print(f"done. Start the bot with DATABASE_URL={target}", file=out)
+    print(f"done. Set DATABASE_URL to this database ({target}) and start the bot", file=out)
     return expected
 
 

@@ -129,3 +129,20 @@ def test_the_database_urls_password_is_redacted_like_the_key(
     err = capsys.readouterr().err
     assert "pg-secret-pass-42" not in err and "db.internal" not in err
     assert "cannot connect to ***" in err and "with password ***" in err
+
+
+def test_a_password_given_as_an_option_or_percent_encoded_is_redacted_too(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    for url, forms in (
+        ("postgresql://grokbot@db/grokbot?password=opt-pass-77", ["opt-pass-77"]),
+        ("postgresql://grokbot:p%40ss-word-9@db/grokbot", ["p%40ss-word-9", "p@ss-word-9"]),
+    ):
+        settings = load_config(
+            None, {"DISCORD_TOKEN": BOT_TOKEN, "GROK_API_KEY": GROK_KEY, "DATABASE_URL": url}
+        ).settings
+        setup_logging(settings)
+        for form in forms:
+            logging.getLogger("bot.core.store").error("the server said: password %s was refused", form)
+        err = capsys.readouterr().err
+        assert all(form not in err for form in forms) and err.count("password *** was refused") == len(forms)

@@ -16,6 +16,7 @@ import asyncpg
 from bot.core.policy import GuildConfig
 from bot.core.request import VideoRequest
 from bot.core.store import NewTask, State, open_store
+from bot.migrate import safe_url
 from tests.conftest import ROOT, StartBot
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.grok_api import FakeGrokAPI, FakeTask, TaskScript
@@ -85,7 +86,9 @@ async def test_migrate_moves_1000_tasks_and_the_bot_carries_on_from_postgresql(
     assert done.returncode == 0, done.stderr
     assert f"verified: {HISTORY + WITH_PROVIDER + IN_LINE} tasks" in done.stdout
     assert "delivered 990" in done.stdout and "queued 6" in done.stdout and "waiting 4" in done.stdout
-    assert "hunter2" not in done.stdout + done.stderr and "postgres:***@" in done.stdout
+    assert (
+        "hunter2" not in done.stdout + done.stderr and f"({pg_url.replace('postgres@', '')})" in done.stdout
+    )
 
     conn = await asyncpg.connect(pg_url)
     try:
@@ -126,6 +129,17 @@ async def test_migrate_moves_1000_tasks_and_the_bot_carries_on_from_postgresql(
         assert await conn.fetchval("SELECT tat FROM provider_budget") > 0, "no request took a shared slot"
     finally:
         await conn.close()
+
+
+def test_what_migrate_prints_never_holds_the_password() -> None:
+    for url in (
+        "postgresql://bot:s3cret@db:5432/grok",
+        "postgresql://bot@db/grok?password=s3cret&sslmode=require",
+        "postgresql://bot:s3?cr/et@db/grok",  # written raw: "?" and "/" inside the password
+        "postgresql://bot:s3%40cret@db/grok",
+    ):
+        shown = safe_url(url)
+        assert "s3" not in shown and "bot" not in shown and shown.startswith("postgresql://db"), shown
 
 
 async def test_migrate_refuses_what_it_cannot_do_and_writes_nothing(tmp_path: Path, pg_url: str) -> None:

@@ -374,3 +374,19 @@ async def test_exclusive_lets_one_holder_run_at_a_time(store: TaskStore) -> None
     assert inside in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
     async with store.exclusive("other-job"), store.exclusive("command-sync"):
         pass  # different names never wait for each other
+
+
+async def test_a_lease_is_renewed_only_as_it_was_written(store: TaskStore) -> None:
+    """Compare and set: the renewal moves the lease it knows, never a next time a worker wrote meanwhile, a
+    task moved to another state, or a finished one."""
+    task = await store.create_task(new_task())
+    await store.transition(task.id, State.SUBMITTING, State.QUEUED, next_poll_at=100.0)
+    assert await store.renew_lease(task.id, State.QUEUED, 100.0, 160.0)
+    assert (await store.get(task.id)).next_poll_at == 160.0  # type: ignore[union-attr]
+    assert not await store.renew_lease(task.id, State.QUEUED, 100.0, 220.0), "a stale lease"
+    await store.transition(task.id, State.QUEUED, next_poll_at=None)  # the worker parked it
+    assert not await store.renew_lease(task.id, State.QUEUED, 160.0, 220.0)
+    assert (await store.get(task.id)).next_poll_at is None  # type: ignore[union-attr]
+    await store.transition(task.id, State.QUEUED, State.COMPLETED, next_poll_at=300.0)
+    assert not await store.renew_lease(task.id, State.QUEUED, 300.0, 400.0), "another state"
+    assert not await store.renew_lease(task.id + 1, State.COMPLETED, 300.0, 400.0), "no such task"

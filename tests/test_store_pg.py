@@ -236,3 +236,30 @@ async def test_tasks_handed_back_by_one_process_wake_the_others(processes: Opene
     await asyncio.wait_for(woken.wait(), 5)
     due = await listening.claim_due([(5, {State.QUEUED: 30.0})])
     assert [t.id for t in due] == [task.id]
+
+
+async def test_the_listener_comes_back_after_its_connection_is_lost(processes: Opener, pg_url: str) -> None:
+    """The server ends the LISTENing session (a restart, an admin): the store LISTENs again on a new
+    connection, wakes once (tasks may have been handed back meanwhile), and hears the next hand-back."""
+    stopping, listening = await processes(), await processes()
+    woken = asyncio.Event()
+    await listening.on_handed_back(woken.set)
+    admin = await asyncpg.connect(pg_url)
+    try:
+        killed = await admin.fetchval(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        assert killed == 1
+        await asyncio.wait_for(woken.wait(), 10)  # listening again, and said so
+        woken.clear()
+        listeners = await admin.fetchval(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        assert listeners == 1
+    finally:
+        await admin.close()
+    task = await stopping.create_task(new_task())
+    await stopping.transition(task.id, State.SUBMITTING, State.QUEUED, next_poll_at=time.time() + 3600)
+    await stopping.release([task.id])
+    await asyncio.wait_for(woken.wait(), 5)

@@ -8,10 +8,12 @@ like a misspelt setting are reported as warnings, never as errors.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
 import string
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -421,6 +423,17 @@ def _inside_longer_token(text: str, start: int, end: int) -> bool:
     while before >= 0 and text[before] in _JOINERS:
         before -= 1
     return (after < len(text) and text[after] in _ALNUM) or (before >= 0 and text[before] in _ALNUM)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password a database URL carries (in its user part, or as ?password=), as written and
+    percent-decoded (as the driver uses it): what must never be shown."""
+    with contextlib.suppress(ValueError):
+        parts = urllib.parse.urlsplit(url)
+        found = parts.password or next(iter(urllib.parse.parse_qs(parts.query).get("password", [])), None)
+        if found:
+            return sorted({found, urllib.parse.unquote(found)})
+    return []
 
 
 def redact(text: str, secret: str) -> str:

@@ -14,9 +14,8 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from bot.core.config import RedactingFilter, Settings
+from bot.core.config import RedactingFilter, Settings, url_passwords
 from bot.core.store import Task
 
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -71,7 +70,7 @@ def make_handler(settings: Settings) -> logging.Handler:
     secrets = [settings.discord_token.get(), settings.grok_api_key.get()]
     if settings.database_url is not None:  # the PostgreSQL password, and the whole URL that carries it
         url = settings.database_url.get()
-        secrets += [url, *filter(None, [urlsplit(url).password])]
+        secrets += [url, *url_passwords(url)]
     handler.addFilter(RedactingFilter(secrets))
     return handler
 

@@ -162,9 +162,9 @@ class Poller:
         #: that shrinks and uploads twice outlasts DELIVERY_LEASE_SECONDS): claiming such a task again only
         #: renews its lease; a second worker must never start on it (it would post the video twice).
         self._working: set[int] = set()
-        #: The claimed tasks in hand (not the line's: a create is never leased), with the state they were
-        #: claimed in and when their lease was last set: _renew_leases keeps them from other processes.
-        self._leased: dict[int, tuple[State, float]] = {}
+        #: The tasks in hand with their lease: the state they were taken in, the lease's end as written, and
+        #: when it was written. _renew_leases keeps them from other processes while the work lasts.
+        self._leased: dict[int, tuple[State, float, float]] = {}
         self._renewer: asyncio.Task[None] | None = None
         self._store_failures = 0  # store failures in a row; the first and the recovery are logged
         self._store_failing_since: float | None = None
@@ -225,28 +225,32 @@ class Poller:
                 log.exception("could not refresh the line's status messages")
 
     async def _renew_leases(self) -> None:
-        """Every third of TASK_LEASE_SECONDS, extend the lease of each claimed task still in hand for a third
-        of it or longer (a long download, an upload, a slow provider) to a whole lease from now: while this
-        process lives, no other takes them, and its own loop finds nothing due to claim again; if it dies,
-        they are due again within TASK_LEASE_SECONDS. Guarded by the state the task was claimed in, so a task
-        its worker moved on is left alone. One rare overlap: a worker that just set the task's next poll in
-        the same state may see it pushed to the lease's end (a late poll, never a second worker)."""
-        period = self._config.task_lease / 3
+        """Extend the lease of each task in hand (a claimed one, or a create sent from the line) once a third
+        of it has passed, to a whole lease from now: while this process lives and works on a task, no other
+        takes it (a create still in flight is never reported lost by another process); if it dies, its
+        tasks are due again within their lease (TASK_LEASE_SECONDS at most). Compare and set on the lease
+        as written: a worker that set its own next time (a retry, a shrink's longer lease, a parked
+        delivery) or moved the task on wins, and the task is no longer renewed."""
+        period = max(0.05, min(self._leases.values()) / 3)
         while True:
             await asyncio.sleep(period)
             now = self._clock()
-            for task_id, (state, since) in list(self._leased.items()):
-                if now - since < period or task_id not in self._leased:
+            for task_id, (state, until, since) in list(self._leased.items()):
+                if now - since < self._leases[state] / 3 or task_id not in self._leased:
                     continue
+                renewed_until = now + self._leases[state]
                 try:
-                    await self._store.transition(task_id, state, next_poll_at=now + self._leases[state])
+                    renewed = await self._store.renew_lease(task_id, state, until, renewed_until)
                 except (
                     Exception
                 ) as exc:  # the store failing: the lease may run out; the loop logs the episode
                     log.debug("task %s: lease not renewed: %s", task_id, exc)
                     break
                 if task_id in self._leased:
-                    self._leased[task_id] = (state, now)
+                    if renewed:
+                        self._leased[task_id] = (state, renewed_until, now)
+                    else:
+                        del self._leased[task_id]
 
     async def _run(self) -> None:
         while True:
@@ -323,8 +327,8 @@ class Poller:
             if task.id in self._working:
                 continue
             self._working.add(task.id)
-            if stage is not line:
-                self._leased[task.id] = (task.state, moment)
+            if task.next_poll_at is not None:  # a claim's lease, or a create's (dispatch_next's send_by)
+                self._leased[task.id] = (task.state, task.next_poll_at, moment)
             self._busy[stage] += 1
             started += 1
             worker = asyncio.create_task(self._handle_guarded(task, stage), name=f"task-{task.id}")

@@ -26,11 +26,11 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
 from bot.core.budget import Budget
+from bot.core.config import url_passwords
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
 from bot.core.scheduler import completion_estimate
 from bot.core.shared_budget import SharedBudget
@@ -60,6 +60,10 @@ POOL_SIZE = 10
 #: NOTIFY channel: a process handed tasks back at a clean stop (payload: how many).
 HANDED_BACK_CHANNEL = "grokbot_handed_back"
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: The longest one statement may go unanswered (asyncpg's command_timeout): then it fails as a STORE_ERROR.
+STATEMENT_TIMEOUT_SECONDS = 60.0
+#: How long to wait for another process's migration or command sync (a session advisory lock).
+LOCK_WAIT_SECONDS = 3600.0
 #: How long close() waits for connections still in use before cutting them (a stop must not hang).
 CLOSE_TIMEOUT_SECONDS = 3.0
 
@@ -106,27 +110,18 @@ _DISPATCH = f"""UPDATE tasks SET state = 'submitting', next_poll_at = $1, update
     RETURNING *"""
 
 
-def _password(url: str) -> str | None:
-    """The password a URL carries (in its user part, or as ?password=), to keep it out of every message."""
-    with contextlib.suppress(ValueError):
-        parts = urlsplit(url)
-        return parts.password or next(iter(parse_qs(parts.query).get("password", [])), None)
-    return None
-
-
 def _scrub(text: str, url: str) -> str:
     """`text` without the URL's password, as written or percent-decoded (as the driver uses it)."""
-    password = _password(url)
-    for form in (password, unquote(password or "")):
-        if form:
-            text = text.replace(form, "***")
+    for form in url_passwords(url):
+        text = text.replace(form, "***")
     return text
 
 
 def _where(url: str) -> str:
     """The URL without its user, password and options: which server and database, for messages."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('?', 1)[0].rpartition('@')[2]}"
+    # After the last "@" first: a password written raw may hold "?" or "/" (the host never holds "@").
+    return f"{scheme}://{rest.rpartition('@')[2].split('?', 1)[0]}"
 
 
 def _same_guild(param: str, guild_id: int | None) -> str:
@@ -155,6 +150,8 @@ class PgTaskStore(TaskStore):
         self._line = asyncio.Lock()
         self._listener: Any = None  # the connection LISTENing for tasks handed back (on_handed_back)
         self._on_notify: Callable[..., None] | None = None
+        self._relisten: asyncio.Task[None] | None = None  # LISTENing again after the connection was lost
+        self._closing = False
 
     @classmethod
     async def open(cls, url: str, clock: Callable[[], float] = time.time) -> PgTaskStore:  # type: ignore[override]
@@ -162,16 +159,25 @@ class PgTaskStore(TaskStore):
         replaces TaskStore.open, the SQLite store's, kept for that store's callers: hence the ignore.)"""
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT_SECONDS
+                url,
+                min_size=1,
+                max_size=POOL_SIZE,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                # A statement with no answer (a failover, a network cut with no reset) fails after this
+                # instead of holding a worker until TCP gives up, hours later; the waits for a lock that may
+                # rightly last longer (a migration, the command sync) set their own.
+                command_timeout=STATEMENT_TIMEOUT_SECONDS,
             )
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as exc:
             # Down, restarting, still starting with the machine, or full: it may answer later (the runner
             # tries again, as for an unreachable Discord); a refused login or a missing database will not.
             why = _scrub(str(exc), url) or type(exc).__name__
-            raise StoreUnreachable(f"PostgreSQL at {_where(url)} cannot be reached ({why})") from None
+            raise StoreUnreachable(
+                _scrub(f"PostgreSQL at {_where(url)} cannot be reached ({why})", url)
+            ) from None
         except (ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnusable(
-                f"cannot connect to PostgreSQL at {_where(url)} ({_scrub(str(exc), url)}); check DATABASE_URL"
+                _scrub(f"cannot connect to PostgreSQL at {_where(url)} ({exc}); check DATABASE_URL", url)
             ) from None
         try:
             async with pool.acquire() as connection:
@@ -179,8 +185,9 @@ class PgTaskStore(TaskStore):
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await pool.close()
             raise StoreUnusable(
-                f"cannot use the PostgreSQL database at {_where(url)} ({_scrub(str(exc), url)}); "
-                "check DATABASE_URL"
+                _scrub(
+                    f"cannot use the PostgreSQL database at {_where(url)} ({exc}); check DATABASE_URL", url
+                )
             ) from None
         except BaseException:
             await pool.close()
@@ -193,6 +200,11 @@ class PgTaskStore(TaskStore):
         return SharedBudget(self._pool, rate)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
         if self._listener is not None:
             listener, self._listener = self._listener, None
             with contextlib.suppress(
@@ -209,13 +221,16 @@ class PgTaskStore(TaskStore):
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        """A connection from the pool; a server that cannot be reached is StoreUnreachable (a STORE_ERROR)."""
+        """A connection from the pool; a server that cannot be reached, or a statement it leaves unanswered
+        (STATEMENT_TIMEOUT_SECONDS), is StoreUnreachable (a STORE_ERROR)."""
         try:
-            connection = await self._pool.acquire()
+            connection = await self._pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS)
         except OSError as exc:  # refused, unreachable, or the connect timed out (TimeoutError)
-            raise StoreUnreachable(f"PostgreSQL cannot be reached ({exc})") from exc
+            raise StoreUnreachable(f"PostgreSQL cannot be reached ({exc or type(exc).__name__})") from exc
         try:
             yield connection
+        except TimeoutError as exc:  # asyncpg's command_timeout: the server did not answer
+            raise StoreUnreachable("PostgreSQL did not answer a statement in time") from exc
         finally:
             await self._pool.release(connection)
 
@@ -251,7 +266,7 @@ class PgTaskStore(TaskStore):
         # which releases the lock even if the unlock below never ran.
         key = (_EXCLUSIVE_CLASS, _exclusive_key(name))
         async with self._connection() as connection:
-            await connection.execute("SELECT pg_advisory_lock($1, $2)", *key)
+            await connection.execute("SELECT pg_advisory_lock($1, $2)", *key, timeout=LOCK_WAIT_SECONDS)
             try:
                 yield
             finally:
@@ -464,6 +479,17 @@ class PgTaskStore(TaskStore):
         )
         return sorted(tasks, key=lambda task: task.id)
 
+    async def renew_lease(self, task_id: int, state: State, leased_until: float, until: float) -> bool:
+        row = await self._fetchrow(
+            "UPDATE tasks SET next_poll_at = $1 "
+            "WHERE id = $2 AND state = $3 AND next_poll_at = $4 RETURNING id",
+            until,
+            task_id,
+            state.value,
+            leased_until,
+        )
+        return row is not None
+
     async def release(self, task_ids: Iterable[int], now: float | None = None) -> None:
         ids = list(task_ids)
         if ids:
@@ -478,12 +504,45 @@ class PgTaskStore(TaskStore):
             )
 
     async def on_handed_back(self, wake: Callable[[], None]) -> None:
-        """LISTEN on one pooled connection, held until close(). If that connection is lost, the handed-back
-        tasks are still taken up, at the next planned look (IDLE_WAKE_SECONDS at the latest)."""
-        if self._listener is None:
-            self._listener = await self._pool.acquire()
-            self._on_notify = lambda *_: wake()
-            await self._listener.add_listener(HANDED_BACK_CHANNEL, self._on_notify)
+        """LISTEN on one pooled connection, held until close(). If that connection is lost (a PostgreSQL
+        restart), it LISTENs again on a new one as soon as the server answers (1 s doubling to 30 s between
+        tries), and wakes once then, since tasks may have been handed back meanwhile."""
+        self._on_notify = lambda *_: wake()
+        await self._listen()
+
+    async def _listen(self) -> None:
+        try:
+            listener = await self._pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS)
+        except OSError as exc:
+            raise StoreUnreachable(f"PostgreSQL cannot be reached ({exc or type(exc).__name__})") from exc
+        try:
+            await listener.add_listener(HANDED_BACK_CHANNEL, self._on_notify)
+        except BaseException:
+            await self._pool.release(listener)
+            raise
+        listener.add_termination_listener(self._listener_lost)
+        self._listener = listener
+
+    def _listener_lost(self, connection: Any) -> None:
+        if self._listener is connection and not self._closing:
+            self._listener = None
+            self._relisten = asyncio.create_task(self._listen_again(connection), name="pg-relisten")
+
+    async def _listen_again(self, lost: Any) -> None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self._pool.release(lost)  # the pool replaces the closed connection
+        delay = 1.0
+        while not self._closing:
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.debug("LISTEN again failed (%s); next try in %g s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if self._on_notify is not None:
+                self._on_notify()
+            return
 
     async def next_due_at(
         self, states: Iterable[State] | None = None, waiting_after: float | None = None
@@ -552,7 +611,9 @@ async def _migrate(connection: Any) -> None:
     """Apply `migrations/postgresql/V<n>__*.sql` newer than the newest row of `schema_version`, each in its
     own transaction, under an advisory lock (two processes starting at once: the second finds the work done);
     refuse a database whose version is newer than every script here."""
-    await connection.execute("SELECT pg_advisory_lock($1, $2)", _LOCK_CLASS, _MIGRATION_LOCK)
+    await connection.execute(
+        "SELECT pg_advisory_lock($1, $2)", _LOCK_CLASS, _MIGRATION_LOCK, timeout=LOCK_WAIT_SECONDS
+    )
     try:
         await connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("

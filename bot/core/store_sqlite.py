@@ -337,6 +337,12 @@ class TaskStore(abc.ABC):
         lease runs out. Returns the claimed rows as written (ordered by id)."""
 
     @abc.abstractmethod
+    async def renew_lease(self, task_id: int, state: State, leased_until: float, until: float) -> bool:
+        """Move a lease's end from `leased_until` to `until`, only if the task is still in `state` with that
+        very lease (compare and set): a worker that wrote its own next time, or moved the task on, wins.
+        True when renewed."""
+
+    @abc.abstractmethod
     async def release(self, task_ids: Iterable[int], now: float | None = None) -> None:
         """Make leased tasks due now: a clean shutdown cut their work short, so the next start takes them up
         at once instead of when their leases run out. Finished tasks (no next_poll_at) are left alone."""
@@ -745,6 +751,13 @@ class SqliteTaskStore(TaskStore):
             (moment, *(v for pair in all_leases.items() for v in pair), *params),
         )
         return sorted((Task.from_row(row) for row in rows), key=lambda task: task.id)
+
+    async def renew_lease(self, task_id: int, state: State, leased_until: float, until: float) -> bool:
+        rows = await self._db.execute_fetchall(
+            "UPDATE tasks SET next_poll_at = ? WHERE id = ? AND state = ? AND next_poll_at = ? RETURNING id",
+            (until, task_id, state.value, leased_until),
+        )
+        return bool(rows)
 
     async def release(self, task_ids: Iterable[int], now: float | None = None) -> None:
         ids = list(task_ids)

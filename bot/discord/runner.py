@@ -32,7 +32,7 @@ import discord
 from bot.core.catalogue import Catalogue
 from bot.core.config import Settings
 from bot.core.grok import AuthenticationError, GrokClient, GrokError
-from bot.core.store import StoreUnreachable, StoreUnusable
+from bot.core.store import STORE_ERRORS, StoreUnreachable, StoreUnusable
 from bot.discord.app import GrokVideoBot, point_discord_at
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ class Service:
                 if exc.code in SHARD_HELP:
                     raise ShardingRefused(exc.code) from None
                 await self._retry_later(bot, attempt, exc)
-            except StoreUnreachable as exc:  # PostgreSQL down at start (setup_hook opens the store)
+            except STORE_ERRORS as exc:  # PostgreSQL down or failing at start (setup_hook opens the store)
                 await self._retry_later(bot, attempt, exc, what="the database")
             except UNREACHABLE as exc:
                 await self._retry_later(bot, attempt, exc)
