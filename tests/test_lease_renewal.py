@@ -23,6 +23,17 @@ from tests.test_poller_leases import SlowDelivery
 LEASE = 0.6
 
 
+async def due_task(store: TaskStore, state: State) -> Task:
+    """A task in `state`, due now."""
+    task = await store.create_task(NewTask(
+        source="slash", guild_id=1, channel_id=2, requester_id=3,
+        request=VideoRequest("grok_video3", "a fox", 10, "16:9", "720p"), billed_seconds=10,
+    ))  # fmt: skip
+    moved = await store.transition(task.id, State.SUBMITTING, state, next_poll_at=time.time())
+    assert moved is not None
+    return moved
+
+
 def test_no_lease_is_longer_than_task_lease_seconds() -> None:
     plan = PollPlan(base_interval=30.0, task_timeout=3600.0, submit_grace=62.0)
     assert max(lease_seconds(plan, 300.0, 60.0).values()) == 60.0
@@ -40,11 +51,7 @@ async def test_work_in_hand_keeps_its_lease_and_a_dead_holders_work_is_taken_wit
     poller = Poller(mine, client, delivery, PollerConfig(plan, tmp_path, 1 << 20, task_lease=LEASE))
     other_leases = dict.fromkeys(TO_DELIVER, LEASE)
     try:
-        task = await mine.create_task(NewTask(
-            source="slash", guild_id=1, channel_id=2, requester_id=3,
-            request=VideoRequest("grok_video3", "a fox", 10, "16:9", "720p"), billed_seconds=10,
-        ))  # fmt: skip
-        await mine.transition(task.id, State.SUBMITTING, State.DOWNLOADED, next_poll_at=time.time())
+        task = await due_task(mine, State.DOWNLOADED)
         poller.start()
         deadline = time.monotonic() + 5
         while not delivery.started:
@@ -107,11 +114,7 @@ async def test_a_workers_own_next_time_is_never_overwritten_by_a_renewal(
     plan = PollPlan(base_interval=0.05, task_timeout=3600.0, submit_grace=2.0)
     poller = Poller(store, client, delivery, PollerConfig(plan, tmp_path, 1 << 20, task_lease=LEASE))
     try:
-        task = await store.create_task(NewTask(
-            source="slash", guild_id=1, channel_id=2, requester_id=3,
-            request=VideoRequest("grok_video3", "a fox", 10, "16:9", "720p"), billed_seconds=10,
-        ))  # fmt: skip
-        await store.transition(task.id, State.SUBMITTING, State.DOWNLOADED, next_poll_at=time.time())
+        task = await due_task(store, State.DOWNLOADED)
         poller.start()
         await asyncio.wait_for(_started(delivery), 5)
         await asyncio.sleep(3 * LEASE)  # several renewal rounds
@@ -151,11 +154,7 @@ async def test_a_create_still_in_flight_stays_leased_past_its_send_by(
         send=slow_create,
     )
     try:
-        task = await mine.create_task(NewTask(
-            source="slash", guild_id=1, channel_id=2, requester_id=3,
-            request=VideoRequest("grok_video3", "a fox", 10, "16:9", "720p"), billed_seconds=10,
-        ))  # fmt: skip
-        await mine.transition(task.id, State.SUBMITTING, State.WAITING, next_poll_at=time.time())
+        task = await due_task(mine, State.WAITING)
         poller.start()
         await asyncio.wait_for(in_flight.wait(), 5)
         stolen, margins = 0, []
