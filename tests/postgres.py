@@ -81,8 +81,28 @@ class PostgresServer:
             self._user = "nobody"
             entry = pwd.getpwnam(self._user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            self.bin_dir = self._reachable_copy(bin_dir)
         self._process: subprocess.Popen[bytes] | None = None
         self._databases = itertools.count(1)
+
+    def _reachable_copy(self, bin_dir: Path) -> Path:
+        """The binaries where `nobody` can run them. A checkout under a folder only root may enter (a CI
+        runner's /root/…) holds the venv, and so pgserver's binaries, out of nobody's reach: copy its
+        install (and the libraries its binaries find next to it, by relative path) into this server's own
+        folder under /tmp. System binaries are reachable where they are."""
+        install = bin_dir.parent
+        libs = install.parent.parent / "pgserver.libs"
+        if install.name != "pginstall" or install.parent.name != "pgserver":
+            return bin_dir
+        copy = self.root / "pgserver" / "pginstall"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(install / part, copy / part, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, self.root / "pgserver.libs", symlinks=True)
+        for folder in (self.root / "pgserver", self.root / "pgserver.libs"):
+            for path in (folder, *folder.rglob("*")) if folder.exists() else ():
+                path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
+        return copy / "bin"
 
     @property
     def admin_url(self) -> str:
