@@ -65,6 +65,9 @@ async def test_a_delivery_that_outlasts_its_lease_is_not_started_twice(
         assert await poller.tick() == 0, "claimed again (its lease renewed), but no second worker"
         await asyncio.sleep(0)
         assert delivery.started == [task.id]
+        # The lease renewal goes on from the lease this claim wrote (compare and set needs the new value).
+        reclaimed = await store.get(task.id)
+        assert reclaimed is not None and poller._leased[task.id][1] == reclaimed.next_poll_at
 
         delivery.release.set()
         for _ in range(5):

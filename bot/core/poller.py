@@ -325,6 +325,10 @@ class Poller:
         started = 0
         for task, stage in [*((t, line) for t in taken), *((t, self._stage_of(t)) for t in claimed)]:
             if task.id in self._working:
+                if task.id in self._leased and task.next_poll_at is not None:
+                    # Claimed again while still in hand (its lease ran out): no second worker, but the
+                    # lease just written is the one to renew from now on.
+                    self._leased[task.id] = (task.state, task.next_poll_at, moment)
                 continue
             self._working.add(task.id)
             if task.next_poll_at is not None:  # a claim's lease, or a create's (dispatch_next's send_by)
