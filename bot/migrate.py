@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import asyncpg
 from dotenv import dotenv_values
 
-from bot.core.config import url_passwords
+from bot.core.config import url_location, url_passwords
 from bot.core.store import StoreUnreachable, StoreUnusable, open_store
 
 #: What is copied, parents first. provider_budget is not: it is PostgreSQL's own row (its shared schedule).
@@ -35,16 +35,6 @@ _CHUNK = 1000
 
 class MigrateError(Exception):
     """The copy cannot be made (or did not verify): the message says why and what to do."""
-
-
-def safe_url(url: str) -> str:
-    """Which server and database, for every line the command prints: no user, password or options (a
-    password may sit in the user part or in ?password=, and may hold "?" or "/" when written raw)."""
-    scheme, _, rest = url.partition("://")
-    shown = f"{scheme}://{rest.rpartition('@')[2].split('?', 1)[0]}"
-    for secret in url_passwords(url):
-        shown = shown.replace(secret, "***")
-    return shown
 
 
 def _convert(value: Any, pg_type: str) -> Any:
@@ -95,7 +85,7 @@ async def migrate(source: Path, target_url: str, out: TextIO = sys.stdout) -> di
         raise MigrateError(f"no SQLite database at {source} (give its path with --from or DATABASE_PATH)")
     if not target_url.startswith(("postgresql://", "postgres://")):
         raise MigrateError("--to must be a postgresql:// URL, e.g. postgresql://bot:password@db-host/grokbot")
-    target = safe_url(target_url)
+    target = url_location(target_url)
     try:
         # Each store's own migrations bring both to the newest schema: the same tables, column for column.
         sqlite_store = await open_store(None, source)

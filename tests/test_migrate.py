@@ -13,10 +13,10 @@ from pathlib import Path
 
 import asyncpg
 
+from bot.core.config import url_location
 from bot.core.policy import GuildConfig
 from bot.core.request import VideoRequest
 from bot.core.store import NewTask, State, open_store
-from bot.migrate import safe_url
 from tests.conftest import ROOT, StartBot
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.grok_api import FakeGrokAPI, FakeTask, TaskScript
@@ -138,7 +138,7 @@ def test_what_migrate_prints_never_holds_the_password() -> None:
         "postgresql://bot:s3?cr/et@db/grok",  # written raw: "?" and "/" inside the password
         "postgresql://bot:s3%40cret@db/grok",
     ):
-        shown = safe_url(url)
+        shown = url_location(url)
         assert "s3" not in shown and "bot" not in shown and shown.startswith("postgresql://db"), shown
 
 

@@ -436,6 +436,17 @@ def url_passwords(url: str) -> list[str]:
     return []
 
 
+def url_location(url: str) -> str:
+    """A database URL without its user, password and options: which server and database, for messages.
+    Cut after the last "@" first: a password written raw may hold "?" or "/" (a host never holds "@");
+    any password form still left is masked."""
+    scheme, _, rest = url.partition("://")
+    shown = f"{scheme}://{rest.rpartition('@')[2].split('?', 1)[0]}"
+    for secret in url_passwords(url):
+        shown = shown.replace(secret, "***")
+    return shown
+
+
 def redact(text: str, secret: str) -> str:
     """`text` with each whole-token occurrence of `secret` replaced by `***` (see _inside_longer_token)."""
     parts: list[str] = []

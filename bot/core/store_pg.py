@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from bot.core.budget import Budget
-from bot.core.config import url_passwords
+from bot.core.config import url_location, url_passwords
 from bot.core.policy import GuildConfig, Refused, Usage, day_start
 from bot.core.scheduler import completion_estimate
 from bot.core.shared_budget import SharedBudget
@@ -117,13 +117,6 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-def _where(url: str) -> str:
-    """The URL without its user, password and options: which server and database, for messages."""
-    scheme, _, rest = url.partition("://")
-    # After the last "@" first: a password written raw may hold "?" or "/" (the host never holds "@").
-    return f"{scheme}://{rest.rpartition('@')[2].split('?', 1)[0]}"
-
-
 def _same_guild(param: str, guild_id: int | None) -> str:
     """`guild_id` equals the parameter, NULL included, in a form an index serves (`IS NOT DISTINCT FROM`
     is not one); the parameter stays in the statement either way, so its number and type do not move."""
@@ -157,6 +150,7 @@ class PgTaskStore(TaskStore):
     async def open(cls, url: str, clock: Callable[[], float] = time.time) -> PgTaskStore:  # type: ignore[override]
         """Connect (a pool) and migrate; StoreUnusable, never showing the password, when that fails. (It
         replaces TaskStore.open, the SQLite store's, kept for that store's callers: hence the ignore.)"""
+        where = url_location(url)
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -172,12 +166,12 @@ class PgTaskStore(TaskStore):
             # Down, restarting, still starting with the machine, or full: it may answer later (the runner
             # tries again, as for an unreachable Discord); a refused login or a missing database will not.
             why = _scrub(str(exc), url) or type(exc).__name__
-            raise StoreUnreachable(
-                _scrub(f"PostgreSQL at {_where(url)} cannot be reached ({why})", url)
-            ) from None
+            raise StoreUnreachable(_scrub(f"PostgreSQL at {where} cannot be reached ({why})", url)) from None
         except (ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnusable(
-                _scrub(f"cannot connect to PostgreSQL at {_where(url)} ({exc}); check DATABASE_URL", url)
+                _scrub(
+                    f"cannot connect to PostgreSQL at {url_location(url)} ({exc}); check DATABASE_URL", url
+                )
             ) from None
         try:
             async with pool.acquire() as connection:
@@ -186,7 +180,8 @@ class PgTaskStore(TaskStore):
             await pool.close()
             raise StoreUnusable(
                 _scrub(
-                    f"cannot use the PostgreSQL database at {_where(url)} ({exc}); check DATABASE_URL", url
+                    f"cannot use the PostgreSQL database at {url_location(url)} ({exc}); check DATABASE_URL",
+                    url,
                 )
             ) from None
         except BaseException:
